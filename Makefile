@@ -1,0 +1,24 @@
+# The two commands a newcomer needs (both set everything up first; re-running is cheap):
+#   make demo   run the main job on the demo fleet; reports land in ./reports/
+#   make test   pass the tests (real Prometheus, Alertmanager, kernels, Chromium)
+VENV ?= .venv
+PYTEST_ARGS ?=
+
+.PHONY: setup demo test lint bench clean
+setup:
+	@scripts/setup.sh
+
+demo: setup
+	$(VENV)/bin/holoops demo --out reports
+
+test: setup
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup $(PYTEST_ARGS)
+
+lint: setup
+	$(VENV)/bin/ruff check holoops tests benchmarks
+
+bench: setup
+	$(VENV)/bin/python benchmarks/run_all.py
+
+clean:
+	rm -rf reports .pytest_cache tests/artifacts

@@ -1,0 +1,5 @@
+import sys
+
+from holoops.cli import main
+
+sys.exit(main())

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One idempotent set-up for a fresh machine: a virtual environment with holoops and its test tools, and the
+# system tools the tests drive for real (promtool/prometheus, amtool/alertmanager, chromium, shellcheck).
+# Re-running it does nothing that is already done. Usage: scripts/setup.sh [--no-system]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+VENV=${HOLOOPS_VENV:-.venv}
+
+if [ "${1:-}" != "--no-system" ]; then
+  need=()
+  command -v promtool   >/dev/null 2>&1 || need+=(prometheus)
+  command -v amtool     >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+  command -v chromium   >/dev/null 2>&1 || need+=(chromium)
+  command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
+  if [ ${#need[@]} -gt 0 ]; then
+    echo "setup: installing Debian packages: ${need[*]}"
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  fi
+fi
+
+stamp="$VENV/.holoops-installed"
+if [ ! -x "$VENV/bin/python" ]; then
+  echo "setup: creating $VENV"
+  "$PY" -m venv "$VENV"
+fi
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  echo "setup: installing holoops[dev] into $VENV (first run takes a few minutes)"
+  "$VENV/bin/python" -m pip install -q --upgrade pip wheel
+  "$VENV/bin/python" -m pip install -q -e ".[dev]"
+  touch "$stamp"
+fi
+"$VENV/bin/python" -m ipykernel install --user --name python3 >/dev/null 2>&1 || true
+echo "setup: ready ($("$VENV/bin/holoops" --version))"
