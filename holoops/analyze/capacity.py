@@ -1,0 +1,486 @@
+"""Capacity planning: forecasts with intervals, time to exhaustion, headroom, replicas, what-if growth.
+
+For each service and resource in the fleet profile (CPU, memory, GPU memory, disk, and request rate
+against what its replicas can sustain) :func:`capacity_report`:
+
+1. builds an hourly usage series from the metrics (:func:`usage_series`);
+2. finds the latest regime: when the slope changed (a config that turned on debug logging, say), only
+   the data after the change says where the series is heading (:func:`latest_regime`);
+3. forecasts with statsmodels' SARIMAX: a regression on a linear trend and daily (and, given two weeks
+   of data, weekly) Fourier terms, with AR(1) errors. Intervals add the trend's own uncertainty, which
+   grows with the horizon and which SARIMAX alone leaves out. Levels that accumulate (disk) are
+   modelled through their increments and integrated, so their intervals widen as a drifting series'
+   must;
+4. backtests honestly: the last day is held back, and the model's MASE is set beside a seasonal-naive
+   forecast's. A model that loses to the baseline is flagged and the baseline is used instead;
+5. reads off when the forecast and its interval cross the limit: "disk on telemetry is full between 9.1
+   and 12.7 days from now", the headroom at peak, and the replicas needed at a target utilisation.
+
+``growth`` (0.3 = +30 % traffic) scales what traffic drives: request rate and CPU, and the rate at which
+disks fill. Memory and GPU memory are left as they are, and the report says so.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from holoops.fleet import FleetProfile
+
+Z95 = 1.959964
+#: resources whose usage scales with traffic under a what-if growth scenario
+TRAFFIC_DRIVEN = {"requests", "cpu"}
+#: resources that accumulate (growth scales their rate of increase, not their level)
+ACCUMULATING = {"disk"}
+
+
+@dataclass
+class Forecast:
+    """One resource's forecast, its backtest and what it means for capacity."""
+
+    service: str
+    resource: str
+    unit: str
+    limit: float
+    history: pd.Series
+    mean: pd.Series
+    lower: pd.Series
+    upper: pd.Series
+    model: str  # "sarimax" or "seasonal_naive"
+    mase_model: float
+    mase_naive: float
+    model_loses: bool
+    regime_start: pd.Timestamp | None
+    exhaustion: dict[str, Any] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def current(self) -> float:
+        return float(self.history.iloc[-1])
+
+    @property
+    def peak_forecast(self) -> float:
+        return float(self.upper.max())
+
+    @property
+    def headroom(self) -> float:
+        """Share of the limit left at the forecast's upper-bound peak (negative: over the limit)."""
+        return 1.0 - self.peak_forecast / self.limit if self.limit else float("nan")
+
+
+def _signals() -> dict:
+    from importlib.resources import files
+
+    import yaml
+
+    return yaml.safe_load(files("holoops.catalogs").joinpath("signals.yaml").read_text())
+
+
+# --------------------------------------------------------------------------------------------------
+# usage series
+# --------------------------------------------------------------------------------------------------
+def usage_series(metrics: Any, fleet: FleetProfile, *, step: str = "1h") -> list[dict[str, Any]]:
+    """Hourly usage per service and resource, with the limit it is measured against.
+
+    Returns dicts with service, resource, unit, limit, series (pandas Series, UTC index).
+    CPU is cores summed over instances against limit × replicas; memory is the busiest instance against
+    its limit; GPU memory is DCGM_FI_DEV_FB_USED against used + free; disk is size − available;
+    requests are req/s summed over instances against replica_capacity_rps × replicas.
+    """
+    import numpy as np
+    import pandas as pd
+
+    from holoops.analyze.counters import gauge_matrix, rate_matrix
+    from holoops.frames import to_pandas
+
+    sig = _signals()
+    m = to_pandas(metrics)
+    t0, t1 = m["ts"].min().ceil("5min"), m["ts"].max().floor("5min")
+    grid_idx = pd.date_range(t0, t1, freq="5min", tz="UTC")
+    grid = grid_idx.as_unit("ns").asi8
+
+    def frame(keys, mat, how):
+        out = {}
+        for key, row in zip(keys, mat, strict=True):
+            s = pd.Series(row, index=grid_idx).resample(step).agg(how).dropna()
+            out[key[0]] = s
+        return out
+
+    def rates(metric):
+        return frame(*rate_matrix(m, metric, grid, window="15m", by=("service",)), "mean")
+
+    def gauges(metric, how="max", agg="max"):
+        return frame(*gauge_matrix(m, metric, grid, lookback="5m", by=("service",), how=how), agg)
+
+    out: list[dict[str, Any]] = []
+    cpu, mem = rates(sig["cpu"]["metric"]), gauges(sig["memory"]["metric"])
+    req = rates(sig["requests"]["metric"])
+    fb_used, fb_free = gauges(sig["gpu"]["memory_used"]), gauges(sig["gpu"]["memory_free"], agg="min")
+    avail, size = gauges(sig["disk"]["available"], how="mean", agg="last"), gauges(sig["disk"]["size"])
+    for name, svc in fleet.services.items():
+        res = svc.resources
+        if name in cpu:
+            out.append(dict(service=name, resource="cpu", unit="cores", series=cpu[name],
+                            limit=res.cpu.limit * svc.replicas))
+        if name in mem:
+            out.append(dict(service=name, resource="memory", unit="bytes", series=mem[name],
+                            limit=float(res.memory.limit_bytes)))
+        if name in req and svc.replica_capacity_rps:
+            out.append(dict(service=name, resource="requests", unit="req/s", series=req[name],
+                            limit=svc.replica_capacity_rps * svc.replicas))
+        if res.gpu and name in fb_used:
+            used = fb_used[name]
+            total = (used + fb_free[name]).median() if name in fb_free else np.nan
+            limit = float(total) if total == total else res.gpu.memory_bytes / 2**20
+            out.append(dict(service=name, resource="gpu_memory", unit="MiB", series=used, limit=limit))
+        if res.disk and name in avail:
+            total = float(size[name].median()) if name in size else float(res.disk.size_bytes)
+            out.append(dict(service=name, resource="disk", unit="bytes", series=total - avail[name],
+                            limit=total))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# modelling
+# --------------------------------------------------------------------------------------------------
+def latest_regime(y: pd.Series, *, min_points: int = 24, penalty: float = 10.0) -> pd.Timestamp | None:
+    """Start of the latest linear regime: the break that best splits ``y`` into two lines.
+
+    Candidate breaks are tried every 3 points; a break is kept when it lowers the BIC by more than
+    ``penalty``. Returns None when one line (plus noise) explains the series.
+    """
+    import numpy as np
+
+    v = y.to_numpy(dtype=float)
+    n = len(v)
+    if n < 2 * min_points:
+        return None
+    t = np.arange(n, dtype=float)
+
+    def sse(a, b):
+        x, z = t[a:b], v[a:b]
+        coef = np.polyfit(x, z, 1)
+        return float(((np.polyval(coef, x) - z) ** 2).sum())
+
+    base = sse(0, n)
+    best, best_k = base, None
+    for k in range(min_points, n - min_points + 1, 3):
+        s = sse(0, k) + sse(k, n)
+        if s < best:
+            best, best_k = s, k
+    if best_k is None:
+        return None
+    bic_gain = n * math.log(max(base, 1e-12) / max(best, 1e-12)) - 3 * math.log(n)
+    return y.index[best_k] if bic_gain > penalty else None
+
+
+def _fourier(index: pd.DatetimeIndex, periods_h: list[tuple[float, int]]):
+    import numpy as np
+    import pandas as pd
+
+    hours = (index - pd.Timestamp("2000-01-01", tz="UTC")) / pd.Timedelta(hours=1)
+    cols = {}
+    for period, order in periods_h:
+        for k in range(1, order + 1):
+            w = 2 * np.pi * k * np.asarray(hours) / period
+            cols[f"s{period:g}_{k}"] = np.sin(w)
+            cols[f"c{period:g}_{k}"] = np.cos(w)
+    return pd.DataFrame(cols, index=index)
+
+
+def _fit_sarimax(y: pd.Series, horizon: int):
+    """Regression with AR(1) errors on [1, t, Fourier terms]; return (mean, sd) over ``horizon`` steps.
+
+    The sd adds the uncertainty of the fitted level and slope, x_t' Σ x_t, which grows with the horizon
+    and which SARIMAX's own forecast variance leaves out (it treats regression coefficients as known).
+    """
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    step = y.index[1] - y.index[0]
+    future = pd.date_range(y.index[-1] + step, periods=horizon, freq=step)
+    periods = [(24.0, 3)] if len(y) >= 36 else []
+    if len(y) >= 24 * 14:
+        periods.append((168.0, 2))
+    t0 = y.index[0]
+
+    def design(index):
+        x = _fourier(index, periods) if periods else pd.DataFrame(index=index)
+        x.insert(0, "trend_t", np.asarray((index - t0) / step, dtype=float))
+        x.insert(0, "trend_const", 1.0)
+        return x
+
+    scale = float(np.nanstd(y.to_numpy())) or 1.0
+    x_hist, x_fut = design(y.index), design(future)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = SARIMAX(y / scale, exog=x_hist, order=(1, 0, 0), trend="n",
+                        enforce_stationarity=True, enforce_invertibility=False)
+        fit = model.fit(disp=False, method="lbfgs", maxiter=100)
+        fc = fit.get_forecast(horizon, exog=x_fut)
+    mean = pd.Series(np.asarray(fc.predicted_mean) * scale, index=future)
+    var = np.asarray(fc.var_pred_mean, dtype=float) * scale**2
+    cov = fit.cov_params().loc[["trend_const", "trend_t"], ["trend_const", "trend_t"]].to_numpy() * scale**2
+    xt = x_fut[["trend_const", "trend_t"]].to_numpy()
+    trend_var = np.einsum("ij,jk,ik->i", xt, np.nan_to_num(cov), xt)
+    sd = pd.Series(np.sqrt(var + np.clip(trend_var, 0, None)), index=future)
+    return mean, sd
+
+
+def _fit_accumulating(y: pd.Series, horizon: int):
+    """Forecast a level that accumulates (disk): model the per-step increments, then integrate.
+
+    Increments get a regression on [1, Fourier terms] with AR(1) errors. The level's variance after h
+    steps is (h·se_rate)² from the mean rate's own uncertainty, plus h·σ²/(1-φ)², the long-run variance
+    of h summed AR(1) errors: an integrated series drifts, and its interval must widen like it.
+    """
+    import warnings
+
+    import numpy as np
+    import pandas as pd
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    step = y.index[1] - y.index[0]
+    future = pd.date_range(y.index[-1] + step, periods=horizon, freq=step)
+    d = y.diff().dropna()
+    periods = [(24.0, 3)] if len(d) >= 36 else []
+
+    def design(index):
+        x = _fourier(index, periods) if periods else pd.DataFrame(index=index)
+        x.insert(0, "rate_const", 1.0)
+        return x
+
+    scale = float(np.nanstd(d.to_numpy())) or 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = SARIMAX(d / scale, exog=design(d.index), order=(1, 0, 0), trend="n",
+                      enforce_stationarity=True).fit(disp=False, method="lbfgs", maxiter=100)
+        fc = fit.get_forecast(horizon, exog=design(future))
+    inc = np.asarray(fc.predicted_mean) * scale
+    mean = pd.Series(float(y.iloc[-1]) + np.cumsum(inc), index=future)
+    names = list(fit.model.param_names)
+    phi = float(np.asarray(fit.params)[names.index("ar.L1")])
+    sigma2 = float(np.asarray(fit.params)[names.index("sigma2")]) * scale**2
+    se_rate = float(np.asarray(fit.bse)[names.index("rate_const")]) * scale
+    h = np.arange(1, horizon + 1, dtype=float)
+    var = (h * se_rate) ** 2 + h * sigma2 / (1 - min(phi, 0.99)) ** 2
+    return mean, pd.Series(np.sqrt(var), index=future)
+
+
+def _seasonal_naive(y: pd.Series, horizon: int, m: int):
+    """Repeat the last season; the interval grows with the number of seasons ahead."""
+    import numpy as np
+    import pandas as pd
+
+    step = y.index[1] - y.index[0]
+    future = pd.date_range(y.index[-1] + step, periods=horizon, freq=step)
+    m = min(m, len(y))
+    last = y.to_numpy()[-m:]
+    mean = pd.Series(np.resize(last, horizon), index=future)
+    resid = (y - y.shift(m)).dropna()
+    sigma = float(resid.std()) if len(resid) > 2 else float(y.std() or 0.0)
+    k = np.floor(np.arange(horizon) / m) + 1
+    return mean, pd.Series(sigma * np.sqrt(k), index=future)
+
+
+def _mase(actual, forecast, train: pd.Series, m: int) -> float:
+    import numpy as np
+
+    scale = np.mean(np.abs(np.diff(train.to_numpy(), n=1) if len(train) <= m
+                           else train.to_numpy()[m:] - train.to_numpy()[:-m]))
+    err = np.mean(np.abs(np.asarray(actual) - np.asarray(forecast)))
+    return float(err / scale) if scale > 0 else float("inf") if err > 0 else 0.0
+
+
+def forecast_resource(item: dict[str, Any], *, horizon_days: float = 30, growth: float = 0.0,
+                      holdout_hours: int = 24) -> Forecast:
+    """Forecast one usage series (a dict from :func:`usage_series`) and read off exhaustion."""
+    import numpy as np
+
+    y: pd.Series = item["series"].astype(float)
+    y = y[~y.isna()]
+    step_h = (y.index[1] - y.index[0]) / np.timedelta64(1, "h")
+    m = int(round(24 / step_h))
+    horizon = int(horizon_days * 24 / step_h)
+    regime = latest_regime(y)
+    fit_y = y[y.index >= regime] if regime is not None else y
+    notes = []
+    if regime is not None:
+        notes.append(f"slope changed at {regime:%Y-%m-%d %H:%M} UTC; forecasting from the data since")
+
+    # backtest on the held-back tail
+    hold = min(holdout_hours, max(len(fit_y) // 4, 1))
+    train, test = fit_y.iloc[:-hold], fit_y.iloc[-hold:]
+    mase_model = mase_naive = float("nan")
+    model_loses = False
+    fit = _fit_accumulating if item["resource"] in ACCUMULATING else _fit_sarimax
+    if len(train) >= 2 * m // 2 + 6:
+        mt, _ = fit(train, hold)
+        nt, _ = _seasonal_naive(train, hold, m)
+        mase_model = _mase(test, mt, train, m)
+        mase_naive = _mase(test, nt, train, m)
+        model_loses = mase_model > mase_naive
+    if model_loses:
+        mean, sd = _seasonal_naive(y, horizon, m)
+        model = "seasonal_naive"
+        notes.append(f"SARIMAX lost to seasonal naive on the backtest (MASE {mase_model:.2f} vs "
+                     f"{mase_naive:.2f}); using the baseline")
+    else:
+        mean, sd = fit(fit_y, horizon)
+        model = "sarimax"
+
+    resource = item["resource"]
+    if growth:
+        if resource in TRAFFIC_DRIVEN:
+            mean = mean * (1 + growth)
+            sd = sd * (1 + growth)
+        elif resource in ACCUMULATING:
+            mean = y.iloc[-1] + (mean - y.iloc[-1]) * (1 + growth)
+        else:
+            notes.append(f"growth scenario does not change {resource} (not traffic-driven)")
+    lower, upper = mean - Z95 * sd, mean + Z95 * sd
+    fc = Forecast(item["service"], resource, item["unit"], float(item["limit"]), y, mean, lower, upper, model,
+                  mase_model, mase_naive, model_loses, regime, notes=notes)
+    fc.exhaustion = _exhaustion(fc)
+    return fc
+
+
+def _exhaustion(fc: Forecast) -> dict[str, Any]:
+    """When the forecast (and its 95 % band) first reaches the limit, as times and days from now."""
+    now = fc.history.index[-1]
+
+    def first(series):
+        """First crossing of the limit, interpolated between forecast steps."""
+        above = (series >= fc.limit).to_numpy()
+        if not above.any():
+            return None
+        i = int(above.argmax())
+        t1, v1 = series.index[i], float(series.iloc[i])
+        t0, v0 = (now, float(fc.history.iloc[-1])) if i == 0 else (series.index[i - 1], float(series.iloc[i - 1]))
+        frac = (fc.limit - v0) / (v1 - v0) if v1 != v0 else 1.0
+        return t0 + (t1 - t0) * min(max(frac, 0.0), 1.0)
+
+    likely, earliest, latest = first(fc.mean), first(fc.upper), first(fc.lower)
+
+    def days(t):
+        return None if t is None else (t - now).total_seconds() / 86400
+
+    return {"likely": likely, "earliest": earliest, "latest": latest,
+            "likely_days": days(likely), "earliest_days": days(earliest), "latest_days": days(latest),
+            "within_horizon": likely is not None}
+
+
+# --------------------------------------------------------------------------------------------------
+# the report
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class CapacityReport:
+    """Every forecast, with a table and figures that display in notebooks."""
+
+    forecasts: list[Forecast]
+    horizon_days: float
+    growth: float
+    target_utilisation: float
+    fleet: FleetProfile
+
+    def get(self, service: str, resource: str) -> Forecast:
+        for f in self.forecasts:
+            if f.service == service and f.resource == resource:
+                return f
+        raise KeyError(f"no forecast for {service}/{resource}")
+
+    def replicas_needed(self, f: Forecast) -> int | None:
+        """Replicas that keep the forecast peak at the target utilisation (request rate and CPU)."""
+        svc = self.fleet.services.get(f.service)
+        if svc is None or f.resource not in TRAFFIC_DRIVEN:
+            return None
+        per_replica = f.limit / svc.replicas
+        return max(1, math.ceil(f.peak_forecast / (per_replica * self.target_utilisation)))
+
+    def alarms(self) -> list[Forecast]:
+        """Resources whose most likely exhaustion falls inside the horizon."""
+        return [f for f in self.forecasts if f.exhaustion.get("within_horizon")]
+
+    def table(self) -> pd.DataFrame:
+        import pandas as pd
+
+        rows = []
+        for f in self.forecasts:
+            ex = f.exhaustion
+            if ex["within_horizon"]:
+                lo = ex["earliest_days"]
+                hi = ex["latest_days"]
+                when = (f"{lo:.1f}–{hi:.1f} d (likely {ex['likely_days']:.1f})" if hi is not None
+                        else f"from {lo:.1f} d (likely {ex['likely_days']:.1f})")
+            elif ex["earliest"] is not None:
+                when = f"possible from {ex['earliest_days']:.1f} d (unlikely within {self.horizon_days:g} d)"
+            else:
+                when = f"not within {self.horizon_days:g} d"
+            rows.append({
+                "service": f.service, "resource": f.resource, "unit": f.unit,
+                "current": f.current, "peak_forecast": f.peak_forecast, "limit": f.limit,
+                "peak_utilisation": f.peak_forecast / f.limit if f.limit else float("nan"),
+                "headroom": f.headroom, "exhaustion": when, "model": f.model,
+                "MASE": f.mase_model, "MASE_naive": f.mase_naive,
+                "replicas_needed": self.replicas_needed(f),
+            })
+        return pd.DataFrame(rows)
+
+    def summary(self) -> list[str]:
+        """Sentences an operator can paste into a ticket."""
+        out = []
+        for f in self.alarms():
+            ex = f.exhaustion
+            hi = f"{ex['latest_days']:.0f}" if ex["latest_days"] is not None else "more than the horizon of"
+            out.append(f"{f.resource.replace('_', ' ')} on {f.service} is full between "
+                       f"{ex['earliest_days']:.0f} and {hi} days from now (most likely "
+                       f"{ex['likely']:%Y-%m-%d %H:%M} UTC)")
+        return out or [f"no resource reaches its limit within {self.horizon_days:g} days"]
+
+    def _repr_html_(self) -> str:
+        t = self.table()
+        fmt = {"current": "{:,.3g}", "peak_forecast": "{:,.3g}", "limit": "{:,.3g}",
+               "peak_utilisation": "{:.0%}", "headroom": "{:.0%}", "MASE": "{:.2f}", "MASE_naive": "{:.2f}"}
+        for col, f in fmt.items():
+            t[col] = t[col].map(lambda v, f=f: "" if v != v else f.format(v))
+        head = "".join(f"<li>{s}</li>" for s in self.summary())
+        growth = f" with +{self.growth:.0%} traffic" if self.growth else ""
+        return (f"<h4>Capacity over the next {self.horizon_days:g} days{growth}</h4><ul>{head}</ul>"
+                + t.to_html(index=False, escape=True))
+
+    def figure(self, service: str, resource: str):
+        """History, forecast and 95 % band against the limit."""
+        import plotly.graph_objects as go
+
+        f = self.get(service, resource)
+        fig = go.Figure()
+        fig.add_scatter(x=f.history.index, y=f.history.values, name="history", line=dict(color="#1f77b4"))
+        fig.add_scatter(x=f.upper.index, y=f.upper.values, line=dict(width=0), showlegend=False, hoverinfo="skip")
+        fig.add_scatter(x=f.lower.index, y=f.lower.values, fill="tonexty", line=dict(width=0),
+                        fillcolor="rgba(255,127,14,0.2)", name="95% interval")
+        fig.add_scatter(x=f.mean.index, y=f.mean.values, name=f"forecast ({f.model})",
+                        line=dict(color="#ff7f0e", dash="dash"))
+        fig.add_hline(y=f.limit, line=dict(color="#d62728"), annotation_text="limit")
+        if f.regime_start is not None:
+            fig.add_vline(x=f.regime_start, line=dict(color="grey", dash="dot"))
+        fig.update_layout(title=f"{resource} on {service} ({f.unit})", height=320,
+                          margin=dict(l=40, r=20, t=40, b=30))
+        return fig
+
+
+def capacity_report(metrics: Any, fleet: FleetProfile, *, horizon_days: float = 30, growth: float = 0.0,
+                    target_utilisation: float = 0.7, services: list[str] | None = None,
+                    resources: list[str] | None = None) -> CapacityReport:
+    """Forecast every (service, resource) in the profile and read off exhaustion and headroom."""
+    items = usage_series(metrics, fleet)
+    items = [i for i in items if (services is None or i["service"] in services)
+             and (resources is None or i["resource"] in resources) and len(i["series"]) >= 12]
+    forecasts = [forecast_resource(i, horizon_days=horizon_days, growth=growth) for i in items]
+    return CapacityReport(forecasts, horizon_days, growth, target_utilisation, fleet)
