@@ -1,0 +1,394 @@
+"""Log template mining and error patterns.
+
+``mine_templates(messages)`` groups log messages (the message text after the header: no timestamp,
+level or logger prefix) into templates such as ``Failed password for <*> from <*> port <*> ssh2``.
+How, in three steps, with one default configuration for any log (:class:`MinerConfig`):
+
+1. **Mask** (vectorised, Rust regex via polars, run once per *distinct* line): URLs, UUIDs, hex,
+   IPv4 addresses, MACs, dates, absolute paths, ``key=value`` values and every digit run with its
+   sign, hex tail or unit (``blk_-42`` -> ``blk_<*>``, ``23ms``/``4.0 KB`` -> ``<*>``, ``U11`` ->
+   ``U<*>``). A run of masks joined by punctuation becomes one ``<*>``.
+2. **Dedupe**: most logs collapse to a few hundred distinct masked shapes; everything after works on
+   those shapes, which is where the speed comes from.
+3. **Group** shapes of equal token count: a position becomes a variable when, with every other
+   position fixed, it takes ``min_distinct`` or more values, or its values are one identifier with
+   variable parts (a bare ``<*>`` among literals; all values masked, e.g. ``rdd_<*>``/``broadcast_<*>``).
+   The first token is kept as part of the key (as Drain does) so ``boot (command <*>)`` and
+   ``halt (command <*>)`` stay apart. Repeats until nothing changes.
+
+``error_patterns(logs)`` mines a logs frame and reports per template: count, first/last seen,
+services, level mix, a trend per time bucket, and ``new``/``surge`` flags against a baseline.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import pandas as pd
+
+WILDCARD = "<*>"
+
+_B = r"(?-u:\b)"  # ASCII word boundary (much faster than Unicode's in Rust regex)
+_PRE = r"(^|[^A-Za-z0-9<])"  # a number must not hang off a letter or digit: ee0 stays, node-17 is masked
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
+
+#: generic variable masks, applied in order (Rust regex syntax; ``${1}`` keeps a captured prefix).
+#: Nothing here is specific to one product's logs.
+DEFAULT_MASKS: tuple[tuple[str, str], ...] = (
+    # identifiers that would otherwise be cut into pieces: URLs, UUIDs, 0x/long hex, IPv4[:port], MAC,
+    # "Thu Aug 4" dates
+    ("|".join((
+        r"[A-Za-z][A-Za-z0-9+.\-]*://\S+",
+        r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
+        _B + r"0[xX][0-9a-fA-F]+" + _B,
+        _B + r"(?:[0-9a-f]{12,}|[0-9A-F]{12,}|[a-fA-F][0-9a-fA-F]{7,})" + _B,
+        _B + r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?::[0-9]+)?" + _B,
+        _B + r"[0-9a-fA-F]{2}(?:[:\-][0-9a-fA-F]{2}){5}" + _B,
+        _B + r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? +" + _MONTH + r" +[0-9]{1,2}" + _B,
+    )), WILDCARD),
+    # absolute paths (two or more segments)
+    (r"(^|[\s(\[=:,])(?:/[^\s/,;()\[\]]+){2,}/?", "${1}" + WILDCARD),
+    # every digit run (a number hanging off a letter too: U11, bglio716, eth0), then what a number
+    # drags along: the rest of a hex number (00105e84), a size unit (12 KB, 3GiB), a duration unit
+    # (250ms), a sign (blk_-42)
+    (r"[0-9]+", WILDCARD),
+    (r"<\*>(?:[0-9a-fA-F]*<\*>)*[0-9a-fA-F]+" + _B, WILDCARD),
+    (r"<\*> ?(?:[KMGTPE]i?B|B|bytes)" + _B + r"|<\*>(?:[KMGTPE]|ns|us|µs|ms|s|m|h|d)" + _B, WILDCARD),
+    (r"(^|[^A-Za-z0-9<])[-+]<\*>", "${1}" + WILDCARD),
+    (r"<\*>(?:[.:/_,\-]*<\*>)+", WILDCARD),                 # masks joined by punctuation: <*>.<*>:<*>
+    (r"=[^\s,;)\]]+", "=" + WILDCARD),                      # key=value values
+)
+
+
+@dataclass(frozen=True)
+class MinerConfig:
+    """Defaults for :func:`mine_templates`. One configuration for every log; no per-source tuning."""
+
+    #: (regex, replacement) pairs applied in order before grouping
+    masks: tuple[tuple[str, str], ...] = DEFAULT_MASKS
+    #: a position with every other token fixed becomes a variable at this many distinct values
+    min_distinct: int = 4
+    #: the first this-many tokens are part of the group key (never merged across)
+    key_tokens: int = 1
+    #: extra regexes (user-supplied, e.g. a product's request id) masked before the defaults
+    extra_masks: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+@dataclass
+class TemplateResult:
+    """Per-line template ids and the templates table.
+
+    ``ids[i]`` is the template id of line ``i`` (templates numbered by descending count, 0 first);
+    ``templates[k]`` is template ``k``'s text and ``counts[k]`` its number of lines.
+    """
+
+    ids: np.ndarray
+    templates: list[str]
+    counts: list[int]
+
+    def __len__(self) -> int:
+        return len(self.templates)
+
+    def template_of(self) -> list[str]:
+        """The template text of every line, in line order."""
+        t = self.templates
+        return [t[i] for i in self.ids.tolist()]
+
+    def frame(self, engine: str = "pandas") -> Any:
+        """The templates table: ``template_id``, ``template``, ``count`` (sorted by count, descending)."""
+        import pandas as pd
+
+        df = pd.DataFrame({"template_id": range(len(self.templates)), "template": self.templates,
+                           "count": self.counts})
+        if engine == "pandas":
+            return df
+        from holoops.frames import to_engine
+
+        return to_engine(df, engine)
+
+
+def _as_list(messages: Any) -> list:
+    mod = type(messages).__module__.split(".")[0]
+    if mod == "polars":
+        return messages.fill_null("").cast(str).to_list()
+    if mod == "pandas":
+        return messages.fillna("").astype(str).tolist()
+    if mod == "numpy":
+        return messages.astype(str).tolist()
+    return ["" if m is None else str(m) for m in messages]
+
+
+def mask_messages(messages: list[str], config: MinerConfig | None = None) -> list[str]:
+    """Apply the masks to ``messages`` (vectorised); returns the masked strings."""
+    import polars as pl
+
+    config = config or MinerConfig()
+    s = pl.Series("m", messages, dtype=pl.String)
+    # polars runs separate expressions in parallel: cut the column into one part per core
+    parts = max(1, min(os.cpu_count() or 1, len(messages) // 2000))
+    step = -(-len(messages) // parts)
+    frame = pl.DataFrame({f"m{i}": s.slice(i * step, step).extend_constant(None, step - len(
+        s.slice(i * step, step))) for i in range(parts)})
+    exprs = []
+    for i in range(parts):
+        expr = pl.col(f"m{i}")
+        for pattern, repl in (*config.extra_masks, *config.masks):
+            expr = expr.str.replace_all(pattern, repl)
+        exprs.append(expr)
+    out = frame.select(exprs)
+    masked: list[str] = []
+    for i in range(parts):
+        masked.extend(out.get_column(f"m{i}").to_list())
+    return masked[:len(messages)]
+
+
+def _collapse_runs(tokens: list[str]) -> tuple[str, ...]:
+    """Collapse a run of identical masked tokens (a variable-length list) into one token."""
+    out: list[str] = []
+    for t in tokens:
+        if out and t == out[-1] and WILDCARD in t:
+            continue
+        out.append(t)
+    return tuple(out)
+
+
+def _letters(s: str) -> int:
+    return sum(c.isalpha() for c in s)
+
+
+def _same_kind(values: set[str]) -> bool:
+    """True when differing tokens are one identifier with variable parts.
+
+    A bare ``<*>`` among literals, tokens that all hold a mask (``rdd_<*>``/``broadcast_<*>_piece0``),
+    or tokens that each hold a mask or a digit and share a prefix or
+    suffix with two or more letters (``attempt_<*>_m_<*>``/``attempt_<*>_r_<*>``, ``bglio7``/``bglio91``,
+    ``host7.corp.com``/``<*>x.corp.com``).
+    """
+    if WILDCARD in values or all(WILDCARD in v for v in values):
+        return True
+    if not all(WILDCARD in v or any(c.isdigit() for c in v) for v in values):
+        return False
+    pre = os.path.commonprefix(list(values))
+    suf = os.path.commonprefix([v[::-1] for v in values])
+    return _letters(pre) >= 2 or _letters(suf) >= 2
+
+
+def _group_shapes(shapes: list[tuple[str, ...]], config: MinerConfig) -> list[tuple[str, ...]]:
+    """Map each distinct masked token tuple to its template tuple."""
+    by_len: dict[int, list[int]] = {}
+    for i, sh in enumerate(shapes):
+        by_len.setdefault(len(sh), []).append(i)
+    out: list[tuple[str, ...]] = list(shapes)
+    k = max(0, config.key_tokens)
+    for n, idx in by_len.items():
+        if len(idx) < 2:
+            continue
+        cur = {i: list(shapes[i]) for i in idx}
+        changed = True
+        while changed:
+            changed = False
+            for p in range(n):
+                groups: dict[tuple, list[int]] = {}
+                for i in idx:
+                    t = cur[i]
+                    groups.setdefault((*t[:p], *t[p + 1:]), []).append(i)
+                for members in groups.values():
+                    if len(members) < 2:
+                        continue
+                    values = {cur[i][p] for i in members}
+                    if len(values) < 2:
+                        continue
+                    if p < k:  # a key token merges only as one identifier with variable parts
+                        ok = WILDCARD not in values and _same_kind(values)
+                    else:
+                        ok = len(values) >= config.min_distinct or _same_kind(values)
+                    if ok:
+                        for i in members:
+                            cur[i][p] = WILDCARD
+                        changed = True
+        for i in idx:
+            out[i] = tuple(cur[i])
+    return out
+
+
+def mine_templates(messages: Any, *, config: MinerConfig | None = None) -> TemplateResult:
+    """Group log messages into templates.
+
+    ``messages``: a list/array of strings, or a pandas or polars Series (nulls count as ""). Give the
+    message text (no timestamp/level header). Returns a :class:`TemplateResult`.
+    """
+    import numpy as np
+    import pandas as pd
+
+    config = config or MinerConfig()
+    lines = _as_list(messages)
+    if not lines:
+        return TemplateResult(np.zeros(0, dtype=np.int64), [], [])
+    codes, uniques = pd.factorize(pd.Series(lines, dtype=object), sort=False)
+    masked = mask_messages(list(uniques), config)
+    mcodes, muniques = pd.factorize(pd.Series(masked, dtype=object), sort=False)
+    shapes = [_collapse_runs(m.split()) for m in muniques]
+    templ = _group_shapes(shapes, config)
+    tcodes, tuniques = pd.factorize(pd.Series([" ".join(t) for t in templ], dtype=object), sort=False)
+    line_t = np.asarray(tcodes, dtype=np.int64)[np.asarray(mcodes)][np.asarray(codes)]
+    counts = np.bincount(line_t, minlength=len(tuniques))
+    order = np.argsort(-counts, kind="stable")
+    remap = np.empty_like(order)
+    remap[order] = np.arange(len(order))
+    return TemplateResult(remap[line_t], [str(tuniques[i]) for i in order], counts[order].tolist())
+
+
+def grouping_accuracy(truth: Any, predicted: Any) -> float:
+    """Grouping accuracy: share of lines whose predicted group has exactly their true group's lines."""
+    import pandas as pd
+
+    t = pd.factorize(pd.Series(list(truth), dtype=object))[0]
+    p = pd.factorize(pd.Series(list(predicted), dtype=object))[0]
+    if len(t) != len(p):
+        raise ValueError(f"truth has {len(t)} labels, predicted {len(p)}")
+    if len(t) == 0:
+        return 1.0
+    df = pd.DataFrame({"t": t, "p": p})
+    pair = df.groupby(["p", "t"]).size().rename("n").reset_index()
+    psize = df.groupby("p").size()
+    tsize = df.groupby("t").size()
+    ok = pair[(pair["n"].to_numpy() == psize.loc[pair["p"]].to_numpy())
+              & (pair["n"].to_numpy() == tsize.loc[pair["t"]].to_numpy())]
+    return float(ok["n"].sum()) / len(t)
+
+
+# --------------------------------------------------------------------------------------------------
+# error patterns over a logs frame
+
+def _native_kind(df: Any) -> str:
+    mod = type(df).__module__.split(".")[0]
+    if mod not in ("pandas", "polars"):
+        raise TypeError(f"expected a pandas or polars logs frame, got {type(df).__name__}")
+    return mod
+
+
+def _utc(value: Any) -> pd.Timestamp:
+    import pandas as pd
+
+    ts = pd.Timestamp(value)
+    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
+
+
+def _span(spec: Any, end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``(start, end)`` from a pair of timestamps, or a duration (``"1h"``, Timedelta) ending at ``end``."""
+    import pandas as pd
+
+    if isinstance(spec, (tuple, list)) and len(spec) == 2:
+        return _utc(spec[0]), _utc(spec[1])
+    try:
+        delta = pd.Timedelta(spec)
+    except (TypeError, ValueError):
+        raise ValueError(f"window/baseline must be (start, end) or a duration such as '1h', got {spec!r}") \
+            from None
+    return end - delta, end
+
+
+def error_patterns(logs: Any, *, by: str = "service", window: Any = None, baseline: Any = None,
+                   buckets: int = 24, config: MinerConfig | None = None,
+                   surge_min_score: float = 3.0, surge_min_ratio: float = 2.0) -> Any:
+    """Mine ``logs`` (canonical logs frame, pandas or polars) and describe each message pattern.
+
+    Returns a frame of the same engine, one row per template (most frequent first) with: ``template_id``,
+    ``template``, ``count``, ``first_seen``, ``last_seen``, ``services`` (sorted distinct ``by`` values,
+    comma-joined), ``levels`` (``"error=5, warn=2"``, most frequent first), ``trend`` (counts in
+    ``buckets`` equal time buckets over the whole frame), ``window_count``, ``baseline_count``, ``new``,
+    ``surge_ratio``, ``surge_score``, ``surge``.
+
+    ``window``: ``(start, end)`` or a duration ending at the last timestamp (``"1h"``); default the last
+    quarter of the time span. ``baseline``: ``(start, end)`` or a duration ending where the window
+    starts; default everything before the window. The window is ``[start, end]``, the baseline
+    ``[start, end)``.
+
+    ``new``: first seen inside the window and never in the baseline. ``surge_ratio``: the window rate
+    over the baseline rate (both per second; a pattern absent from the baseline is given half a line
+    there). ``surge_score``: ``-log10`` of the Poisson probability of seeing at least the window count at
+    the baseline rate. ``surge``: score >= ``surge_min_score`` and ratio >= ``surge_min_ratio``.
+    """
+    import math
+
+    import numpy as np
+    import pandas as pd
+
+    from holoops.frames import check_frame, to_engine
+
+    kind = _native_kind(logs)
+    check_frame(logs, "logs")
+    cols = ["ts", "level", "message"] + ([by] if by not in ("ts", "level", "message") else [])
+    pdf = to_engine(logs.select(cols) if kind == "polars" else logs[cols], "pandas")
+    ts = pd.to_datetime(pdf["ts"], utc=True)
+    res = mine_templates(pdf["message"], config=config)
+    k = len(res)
+    ids = res.ids
+    if len(pdf) == 0:
+        empty = pd.DataFrame({c: [] for c in ("template_id", "template", "count")})
+        return empty if kind == "pandas" else to_engine(empty, "polars")
+    t0, t1 = ts.min(), ts.max()
+    w0, w1 = _span(window, t1) if window is not None else (t1 - (t1 - t0) / 4, t1)
+    b0, b1 = _span(baseline, w0) if baseline is not None else (t0, w0)
+    tsv = ts.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    in_w = (tsv >= w0.value) & (tsv <= w1.value)
+    in_b = (tsv >= b0.value) & (tsv < b1.value)
+    wcount = np.bincount(ids[in_w], minlength=k)
+    bcount = np.bincount(ids[in_b], minlength=k)
+    # trend buckets over the whole frame
+    width = max(1, (t1.value - t0.value) // buckets + 1)
+    bidx = np.minimum((tsv - t0.value) // width, buckets - 1)
+    trend = np.zeros((k, buckets), dtype=np.int64)
+    np.add.at(trend, (ids, bidx), 1)
+
+    g = pd.DataFrame({"id": ids, "ts": ts.to_numpy(), "level": pdf["level"].fillna("").astype(str).str.lower(),
+                      "by": pdf[by].fillna("").astype(str)})
+    first = g.groupby("id")["ts"].min()
+    last = g.groupby("id")["ts"].max()
+    services = g.groupby("id")["by"].agg(lambda s: ", ".join(sorted(set(s))))
+    lv = g.groupby(["id", "level"]).size().reset_index(name="n").sort_values(["id", "n", "level"],
+                                                                            ascending=[True, False, True])
+    levels = lv.groupby("id").apply(lambda d: ", ".join(f"{a}={b}" for a, b in zip(d["level"], d["n"], strict=True)),
+                                    include_groups=False)
+
+    w_secs = max((w1 - w0).total_seconds(), 1e-9)
+    b_secs = (b1 - b0).total_seconds()
+    expected = (np.maximum(bcount, 0.5) * (w_secs / b_secs)) if b_secs > 0 else np.full(k, np.nan)
+    ratio = wcount / expected
+    score = np.zeros(k)
+    if b_secs > 0:
+        from scipy.stats import poisson
+
+        p = poisson.sf(wcount - 1, expected)  # P(X >= w)
+        score = np.where(wcount > 0, -np.log10(np.maximum(p, 1e-300)), 0.0)
+    index = np.arange(k)
+    out = pd.DataFrame({
+        "template_id": index,
+        "template": res.templates,
+        "count": np.asarray(res.counts, dtype=np.int64),
+        "first_seen": first.reindex(index).to_numpy(),
+        "last_seen": last.reindex(index).to_numpy(),
+        "services": services.reindex(index).to_numpy(),
+        "levels": levels.reindex(index).to_numpy(),
+        "trend": [row.tolist() for row in trend],
+        "window_count": wcount.astype(np.int64),
+        "baseline_count": bcount.astype(np.int64),
+    })
+    out["first_seen"] = pd.to_datetime(out["first_seen"], utc=True).astype("datetime64[ns, UTC]")
+    out["last_seen"] = pd.to_datetime(out["last_seen"], utc=True).astype("datetime64[ns, UTC]")
+    out["new"] = (out["first_seen"] >= w0) & (out["first_seen"] <= w1) & (out["baseline_count"] == 0)
+    out["surge_ratio"] = np.round(ratio, 6)
+    out["surge_score"] = np.round(score, 6)
+    out["surge"] = (out["surge_score"] >= surge_min_score) & (out["surge_ratio"] >= surge_min_ratio)
+    if not math.isfinite(b_secs) or b_secs <= 0:
+        out["surge"] = False
+    if kind == "pandas":
+        out.attrs.update(window=(w0.isoformat(), w1.isoformat()), baseline=(b0.isoformat(), b1.isoformat()))
+        return out
+    import polars as pl
+
+    return to_engine(out, "polars").with_columns(pl.col("first_seen", "last_seen").cast(pl.Datetime("ns", "UTC")))

@@ -1,0 +1,143 @@
+"""Template mining: GA metric, recovery of known templates, new/surge flags, pandas == polars."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+
+from holoops.analyze.patterns import MinerConfig, error_patterns, grouping_accuracy, mine_templates
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_grouping_accuracy_hand_labelled():
+    truth = ["A", "A", "B", "B", "C"]
+    assert grouping_accuracy(truth, [1, 1, 2, 2, 3]) == 1.0
+    # B split in two: its 2 lines wrong; A and C right
+    assert grouping_accuracy(truth, [1, 1, 2, 4, 3]) == pytest.approx(3 / 5)
+    # B and C merged: 3 lines wrong
+    assert grouping_accuracy(truth, [1, 1, 2, 2, 2]) == pytest.approx(2 / 5)
+    assert grouping_accuracy([], []) == 1.0
+    with pytest.raises(ValueError):
+        grouping_accuracy(["A"], [1, 2])
+
+
+def _synthetic(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    users = ["alice", "bob", "carol", "dave", "erin", "frank"]
+    makers = {
+        "Accepted password for <*> from <*> port <*> ssh<*>":
+            lambda: f"Accepted password for {rng.choice(users)} from 10.0.{rng.integers(256)}.{rng.integers(256)} "
+                    f"port {rng.integers(1024, 65535)} ssh2",
+        "Received block blk_<*> of size <*> from /<*>":
+            lambda: f"Received block blk_{rng.integers(-10**12, 10**12)} of size {rng.integers(10**6)} "
+                    f"from /10.1.{rng.integers(256)}.{rng.integers(256)}:{rng.integers(1024, 65535)}",
+        "request <*> took <*>":
+            lambda: f"request {rng.integers(10**6):x}{rng.integers(10**6):x}deadbeef took {rng.integers(1, 900)}ms",
+        "worker started":
+            lambda: "worker started",
+        "job <*> failed: disk quota exceeded on <*>":
+            lambda: f"job {rng.integers(1000)} failed: disk quota exceeded on /data/vol{rng.integers(9)}/x",
+    }
+    names = list(makers)
+    truth = rng.integers(len(names), size=3000)
+    lines = [makers[names[t]]() for t in truth]
+    return lines, [names[t] for t in truth], names
+
+
+def test_mining_recovers_synthetic_templates_with_exact_counts():
+    lines, truth, names = _synthetic()
+    res = mine_templates(lines)
+    assert grouping_accuracy(truth, res.ids) == 1.0
+    assert len(res) == len(names)
+    got = dict(zip(res.templates, res.counts, strict=True))
+    expected = pd.Series(truth).value_counts().to_dict()
+    assert got == {t: expected[t] for t in names}
+    # ids are numbered by descending count and index the templates table
+    assert res.counts == sorted(res.counts, reverse=True)
+    table = res.frame()
+    assert list(table.columns) == ["template_id", "template", "count"]
+    assert res.template_of()[:3] == [res.templates[i] for i in res.ids[:3]]
+
+
+def test_mining_accepts_series_and_nulls_and_is_stable():
+    lines, truth, _ = _synthetic(1)
+    a = mine_templates(lines)
+    b = mine_templates(pd.Series(lines))
+    c = mine_templates(pl.Series(lines))
+    assert a.templates == b.templates == c.templates
+    assert (a.ids == b.ids).all() and (a.ids == c.ids).all()
+    r = mine_templates(["x 1", None, "x 2"])
+    assert len(r.ids) == 3
+    assert len(mine_templates([])) == 0
+    # a user mask runs before the defaults
+    cfg = MinerConfig(extra_masks=((r"\bsess-[a-z]+\b", "<*>"),))
+    assert mine_templates(["open sess-abc", "open sess-xyz"], config=cfg).templates == ["open <*>"]
+
+
+def _logs(n: int = 600):
+    rng = np.random.default_rng(3)
+    ts = pd.Timestamp("2024-05-01", tz="UTC") + pd.to_timedelta(np.sort(rng.integers(0, 6 * 3600, n)), unit="s")
+    svc = rng.choice(["api", "worker"], n)
+    msgs = [f"GET /items/{rng.integers(1000)} 200 in {rng.integers(1, 90)}ms" for _ in range(n)]
+    levels = ["info"] * n
+    late = ts >= pd.Timestamp("2024-05-01 05:00", tz="UTC")
+    for i in np.flatnonzero(late)[::3]:  # a new error appears only in the last hour
+        msgs[i] = f"CUDA out of memory. Tried to allocate {rng.integers(1, 9)} GiB on device {rng.integers(4)}"
+        levels[i] = "error"
+    for i in np.flatnonzero(~late)[::40]:  # a rare warning that surges in the last hour
+        msgs[i] = f"retrying connection to db-{rng.integers(3)} after timeout"
+        levels[i] = "warn"
+    for i in np.flatnonzero(late)[1::3]:
+        msgs[i] = f"retrying connection to db-{rng.integers(3)} after timeout"
+        levels[i] = "warn"
+    return pd.DataFrame({"ts": ts, "service": svc, "level": levels, "message": msgs})
+
+
+def test_error_patterns_new_and_surge_flags():
+    logs = _logs()
+    out = error_patterns(logs, window="1h")
+    by = {t: row for t, row in zip(out["template"], out.to_dict("records"), strict=True)}
+    oom = next(r for t, r in by.items() if t.startswith("CUDA out of memory"))
+    retry = next(r for t, r in by.items() if t.startswith("retrying connection"))
+    get = next(r for t, r in by.items() if t.startswith("GET"))
+    assert oom["new"] and oom["baseline_count"] == 0 and oom["surge"]
+    assert oom["first_seen"] >= pd.Timestamp("2024-05-01 05:00", tz="UTC")
+    assert not retry["new"] and retry["surge"] and retry["surge_ratio"] > 5
+    assert not get["new"] and not get["surge"]
+    assert oom["levels"].startswith("error=")
+    assert sum(oom["trend"]) == oom["count"] and len(oom["trend"]) == 24
+    assert oom["trend"][:18] == [0] * 18
+    assert set(oom["services"].split(", ")) <= {"api", "worker"}
+    assert int(out["count"].sum()) == len(logs)
+
+
+def test_error_patterns_pandas_equals_polars():
+    logs = _logs()
+    a = error_patterns(logs, window=("2024-05-01 05:00", "2024-05-01 06:00"))
+    b = error_patterns(pl.from_pandas(logs), window=("2024-05-01 05:00", "2024-05-01 06:00"))
+    assert isinstance(b, pl.DataFrame)
+    bp = b.to_pandas()
+    assert list(a.columns) == list(bp.columns)
+    for col in a.columns:
+        if col == "trend":
+            assert [list(x) for x in a[col]] == [list(x) for x in bp[col]]
+        else:
+            assert a[col].tolist() == bp[col].tolist(), col
+
+
+@pytest.mark.skipif(
+    not (ROOT / ".." / "shared" / "data" / "loghub-dev" / "Apache_2k.log_structured.csv").exists(),
+    reason="loghub-dev evaluation data not present at ../shared/data/loghub-dev")
+def test_loghub_apache_ga_at_least_published_drain():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from _loghub import DRAIN_PUBLISHED, load
+
+    for name in ("Apache", "OpenSSH"):
+        messages, truth = load(name)
+        assert grouping_accuracy(truth, mine_templates(messages).ids) >= DRAIN_PUBLISHED[name]
