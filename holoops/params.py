@@ -1,0 +1,383 @@
+"""Parameter schemas: one pydantic model per notebook, found by the notebook's file stem.
+
+``SCHEMAS["diagnostics"] = DiagnosticsParams`` and so on. The same schema checks parameters twice: in
+``holoops run`` before any kernel starts (:func:`validate`, :func:`parse_cli_params`) and in the kernel
+(``holoops.notebook.setup``). A schema is extensible: subclass it or add fields; a field marked
+``secret=True`` (``Field(json_schema_extra={"secret": True})``) is redacted everywhere it could be written.
+
+Validation errors are :class:`~holoops.errors.ParameterError` naming the parameter and what it accepts.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from holoops.errors import FleetProfileError, ParameterError
+
+Source = Literal["demo", "prometheus", "exports"]
+EngineName = Literal["auto", "pandas", "polars", "cudf", "dask"]
+Level = Literal["info", "warning", "critical"]
+IncidentKind = Literal["gpu_memory_exhaustion", "latency_regression", "disk_exhaustion", "error_burst",
+                       "dependency_outage"]
+_WINDOW = re.compile(r"^(\d+)(s|m|h|d|w)$")
+#: parameters ``holoops run`` injects for the kernel's own use; never part of a schema
+RESERVED = ("holoops_notebook",)
+
+
+def secret(default: Any = None, description: str = "") -> Any:
+    """A field whose value is a secret: never shown, redacted in every output."""
+    return Field(default, description=description, json_schema_extra={"secret": True})
+
+
+def parse_time(text: str | datetime) -> datetime:
+    """ISO time (``2026-11-08T14:00Z``, ``2026-11-08 14:00``) -> aware UTC datetime."""
+    if isinstance(text, datetime):
+        dt = text
+    else:
+        dt = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
+    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+
+
+def parse_window(text: str) -> timedelta:
+    """``"7d"`` -> timedelta. Units s, m, h, d, w."""
+    from holoops.fleet import parse_duration
+
+    return timedelta(seconds=parse_duration(text))
+
+
+def _check_window(v: str) -> str:
+    if not _WINDOW.match(str(v).strip()):
+        raise ValueError("not a duration like '1h', '7d', '2w'")
+    return str(v).strip()
+
+
+def _check_time(v: str | None) -> str | None:
+    if v is None:
+        return None
+    try:
+        return parse_time(v).isoformat()
+    except ValueError:
+        raise ValueError("not an ISO time like '2026-11-08T14:00:00Z'") from None
+
+
+class NotebookParams(BaseModel):
+    """Fields every notebook takes. Unknown names are refused (``extra="forbid"``)."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+    source: Source = Field("demo", description="where data comes from: simulated demo fleet, live "
+                                               "Prometheus, or a folder of exported files")
+    prometheus_url: str | None = Field(None, description="Prometheus base URL (source=prometheus)")
+    prometheus_token: str | None = secret(None, "bearer token for Prometheus; prefer env "
+                                                "HOLOOPS_PROM_TOKEN")
+    exports_path: str | None = Field(None, description="folder of exported files (source=exports)")
+    fleet: str | None = Field(None, description="fleet profile YAML; None = the bundled profile")
+    window: str = Field("7d", description="time span ending at `end` (or now), e.g. 1h, 7d, 2w")
+    start: str | None = Field(None, description="ISO start time (UTC); overrides `window`")
+    end: str | None = Field(None, description="ISO end time (UTC); default: end of the data / now")
+    service: str = Field("all", description="a service of the fleet, or 'all'")
+    engine: EngineName = Field("auto", description="dataframe engine")
+    demo_days: int = Field(7, ge=1, le=90, description="days simulated (source=demo)")
+    demo_seed: int = Field(7, description="random seed of the demo fleet (source=demo)")
+    min_level: Level = Field("warning", description="lowest finding level reported and notified")
+    show_code: bool = Field(False, description="keep code cells in the exported report")
+    interactive: bool | None = Field(None, description="widgets on/off; None = auto (off under papermill)")
+
+    @field_validator("window")
+    @classmethod
+    def _window(cls, v: str) -> str:
+        return _check_window(v)
+
+    @field_validator("start", "end")
+    @classmethod
+    def _time(cls, v: str | None) -> str | None:
+        return _check_time(v)
+
+    @model_validator(mode="after")
+    def _check(self):
+        if self.source == "prometheus" and not self.prometheus_url:
+            raise ValueError("prometheus_url: required when source='prometheus'")
+        if self.source == "exports" and not self.exports_path:
+            raise ValueError("exports_path: required when source='exports'")
+        if self.start and self.end and parse_time(self.start) >= parse_time(self.end):
+            raise ValueError("start: must be before end")
+        if self.service != "all":
+            names = self.load_fleet().services
+            if self.service not in names:
+                raise ValueError(f"service: unknown service {self.service!r}; allowed: all, {', '.join(names)}")
+        return self
+
+    # --- helpers notebooks use ---------------------------------------------------------------
+    def load_fleet(self):
+        """The validated fleet profile this run uses."""
+        from holoops.fleet import load_fleet
+
+        try:
+            return load_fleet(self.fleet)
+        except FleetProfileError as exc:
+            raise ValueError(f"fleet: {exc}") from None
+
+    def time_range(self, data_end: datetime | None = None) -> tuple[datetime, datetime]:
+        """(start, end) in UTC: explicit start/end win; else ``window`` ending at end/data_end/now."""
+        end = parse_time(self.end) if self.end else (parse_time(data_end) if data_end else
+                                                     datetime.now(timezone.utc))
+        start = parse_time(self.start) if self.start else end - parse_window(self.window)
+        return start, end
+
+    @classmethod
+    def secret_fields(cls) -> list[str]:
+        """Names of fields marked secret, or whose name looks like a secret."""
+        from holoops.redact import is_secret_name
+
+        return [n for n, f in cls.model_fields.items()
+                if (isinstance(f.json_schema_extra, dict) and f.json_schema_extra.get("secret"))
+                or is_secret_name(n)]
+
+
+class DiagnosticsParams(NotebookParams):
+    """notebooks/diagnostics: golden signals, SLOs, anomalies across the fleet."""
+
+    top_n: int = Field(10, ge=1, description="how many anomalies/patterns to list")
+
+
+class CapacityParams(NotebookParams):
+    """notebooks/capacity_planning: growth scenarios against resource limits."""
+
+    window: str = Field("28d", description="history used for the trend, e.g. 28d")
+    demo_days: int = Field(28, ge=1, le=90, description="days simulated (source=demo)")
+    growth: float = Field(0.3, gt=-1, le=100, description="extra load to plan for, 0.3 = +30 %")
+    horizon_days: int = Field(90, ge=1, le=3650, description="planning horizon in days")
+    target_utilisation: float = Field(0.7, gt=0, le=1, description="utilisation to stay under (0-1]")
+
+
+class AlertingReviewParams(NotebookParams):
+    """notebooks/alerting_review: alert rules replayed over history (noise, misses)."""
+
+    rules_path: str | None = Field(None, description="alert rules YAML; None = bundled catalog")
+
+
+class ErrorAnalysisParams(NotebookParams):
+    """notebooks/error_analysis: error classes and log patterns."""
+
+    top_n: int = Field(10, ge=1, description="how many error classes/patterns to list")
+
+
+class ServiceCommunicationParams(NotebookParams):
+    """notebooks/service_communication: traces, call graph, retries, payloads."""
+
+    trace_sample: float = Field(1.0, gt=0, le=1, description="share of traces analysed")
+
+
+class DeploymentGuideParams(NotebookParams):
+    """notebooks/deployment_guide: a deployment guide generated from the fleet profile."""
+
+    environment: str = Field("production", description="an environment of the fleet profile")
+    platform: Literal["kubernetes", "helm", "docker-compose", "systemd"] = Field(
+        "kubernetes", description="target platform of the guide")
+
+    @model_validator(mode="after")
+    def _env(self):
+        envs = self.load_fleet().environments
+        if self.environment not in envs:
+            raise ValueError(f"environment: unknown environment {self.environment!r}; "
+                             f"allowed: {', '.join(envs)}")
+        return self
+
+
+class RunbookParams(NotebookParams):
+    """Common to runbooks/: the incident window and the action gate."""
+
+    window: str = Field("2h", description="lookback before `around`/`end` when no onset is given")
+    incident_kind: IncidentKind = Field("error_burst", description="the incident this runbook handles")
+    onset: str | None = Field(None, description="ISO time the incident began, if known")
+    around: str | None = Field(None, description="ISO time near the incident (alert time); "
+                                                 "searched with `lookback` before it")
+    lookback: str = Field("2h", description="how far before `around` to look, e.g. 2h")
+    allow_actions: bool = Field(False, description="headless: run remediation actions (else dry-run)")
+    platform: Literal["kubernetes", "systemd", "docker"] = Field("kubernetes",
+                                                                  description="how services are run")
+
+    @field_validator("onset", "around")
+    @classmethod
+    def _time2(cls, v: str | None) -> str | None:
+        return _check_time(v)
+
+    @field_validator("lookback")
+    @classmethod
+    def _lookback(cls, v: str) -> str:
+        return _check_window(v)
+
+    def incident_range(self, data_end: datetime | None = None) -> tuple[datetime, datetime]:
+        """The window searched for the incident: onset..end, or around-lookback..around+lookback."""
+        if self.onset:
+            start = parse_time(self.onset)
+            end = parse_time(self.end) if self.end else start + parse_window(self.lookback) * 2
+            return start, end
+        if self.around:
+            at = parse_time(self.around)
+            return at - parse_window(self.lookback), at + parse_window(self.lookback)
+        return self.time_range(data_end)
+
+
+def _runbook(kind: str, doc: str) -> type[RunbookParams]:
+    cls = type(f"{''.join(w.title() for w in kind.split('_'))}Params", (RunbookParams,), {
+        "__doc__": doc, "__module__": __name__,
+        "__annotations__": {"incident_kind": IncidentKind},
+        "incident_kind": Field(kind, description="the incident this runbook handles"),
+    })
+    return cls
+
+
+GpuMemoryPressureParams = _runbook("gpu_memory_exhaustion", "runbooks/gpu_memory_pressure")
+LatencyRegressionParams = _runbook("latency_regression", "runbooks/latency_regression")
+DiskExhaustionParams = _runbook("disk_exhaustion", "runbooks/disk_exhaustion")
+ErrorBurstParams = _runbook("error_burst", "runbooks/error_burst")
+DependencyOutageParams = _runbook("dependency_outage", "runbooks/dependency_outage")
+
+#: notebook file stem -> schema. Add entries (or call :func:`register_schema`) for new notebooks.
+SCHEMAS: dict[str, type[NotebookParams]] = {
+    "diagnostics": DiagnosticsParams,
+    "capacity_planning": CapacityParams,
+    "alerting_review": AlertingReviewParams,
+    "error_analysis": ErrorAnalysisParams,
+    "service_communication": ServiceCommunicationParams,
+    "deployment_guide": DeploymentGuideParams,
+    "gpu_memory_pressure": GpuMemoryPressureParams,
+    "latency_regression": LatencyRegressionParams,
+    "disk_exhaustion": DiskExhaustionParams,
+    "error_burst": ErrorBurstParams,
+    "dependency_outage": DependencyOutageParams,
+}
+
+
+def register_schema(name: str, schema: type[NotebookParams]) -> type[NotebookParams]:
+    """Register ``schema`` for notebooks whose stem (or metadata ``holoops.schema``) is ``name``."""
+    SCHEMAS[name] = schema
+    return schema
+
+
+def schema_name(notebook: str | Path, metadata: dict | None = None) -> str:
+    """The registry key of a notebook: its metadata ``holoops.schema`` if set, else its file stem."""
+    meta = (metadata or {}).get("holoops", {}) if isinstance(metadata, dict) else {}
+    return str(meta.get("schema") or Path(str(notebook)).stem)
+
+
+def schema_for(notebook: str | Path, metadata: dict | None = None) -> type[NotebookParams]:
+    """The schema of a notebook (by metadata ``holoops.schema`` or stem); ParameterError if none."""
+    name = schema_name(notebook, metadata)
+    try:
+        return SCHEMAS[name]
+    except KeyError:
+        raise ParameterError(f"{notebook}: no parameter schema named {name!r}; known: "
+                             f"{', '.join(sorted(SCHEMAS))} (set notebook metadata holoops.schema)") from None
+
+
+# --- validation -------------------------------------------------------------------------------
+def _describe_type(schema: type[NotebookParams], name: str) -> str:
+    field = schema.model_fields[name]
+    ann = field.annotation
+    allowed = _literal_values(ann)
+    if allowed:
+        return "one of " + ", ".join(repr(a) for a in allowed)
+    text = getattr(ann, "__name__", None) or str(ann).replace("typing.", "")
+    limits = [f"{k} {getattr(m, k)}" for m in field.metadata for k in ("gt", "ge", "lt", "le")
+              if getattr(m, k, None) is not None]
+    return text + (f" ({', '.join(limits)})" if limits else "")
+
+
+def _literal_values(ann: Any) -> tuple:
+    if get_origin(ann) is Literal:
+        return get_args(ann)
+    for a in get_args(ann):
+        vals = _literal_values(a)
+        if vals:
+            return vals + ((None,) if type(None) in get_args(ann) else ())
+    return ()
+
+
+def _error(schema: type[NotebookParams], err: ValidationError, where: str) -> ParameterError:
+    lines = []
+    for e in err.errors():
+        name = str(e["loc"][0]) if e["loc"] else ""
+        if e["type"] == "extra_forbidden":
+            lines.append(f"unknown parameter {name!r}; allowed: {', '.join(schema.model_fields)}")
+        elif name in schema.model_fields:
+            shown = "***" if name in schema.secret_fields() else repr(e.get("input"))
+            lines.append(f"parameter {name!r}: bad value {shown}: expected {_describe_type(schema, name)}")
+        else:
+            msg = str(e.get("ctx", {}).get("error", e["msg"])).removeprefix("Value error, ")
+            lines.append(msg)
+    return ParameterError(f"{where}: " + "; ".join(dict.fromkeys(lines)))
+
+
+def validate(schema: type[NotebookParams], values: dict[str, Any], where: str = "parameters") -> NotebookParams:
+    """Validate ``values`` against ``schema``; ParameterError naming each bad or unknown parameter."""
+    values = {k: v for k, v in values.items() if k not in RESERVED}
+    try:
+        return schema.model_validate(values)
+    except ValidationError as err:
+        raise _error(schema, err, where) from None
+
+
+def coerce(schema: type[NotebookParams], name: str, raw: str) -> Any:
+    """Turn a command-line string into a value for ``name`` (pydantic then validates it)."""
+    field = schema.model_fields.get(name)
+    if field is None:
+        return raw
+    ann = field.annotation
+    args = get_args(ann)
+    if raw in ("None", "null", "~") and (ann is type(None) or type(None) in args):
+        return None
+    if ann is str or (str in args and not _literal_values(ann)):
+        return raw
+    if ann in (list, dict) or get_origin(ann) in (list, dict) or any(get_origin(a) in (list, dict) for a in args):
+        import yaml
+
+        return yaml.safe_load(raw)
+    return raw
+
+
+def parse_cli_params(schema: type[NotebookParams], params: list[tuple[str, str]] | None = None,
+                     raw: list[tuple[str, str]] | None = None, yaml_text: str | None = None,
+                     yaml_files: list[str] | None = None, where: str = "parameters") -> dict[str, Any]:
+    """papermill's conventions (``-f`` file, ``-y`` yaml, ``-p`` name value, ``-r`` raw) coerced per schema.
+
+    Returns the overrides only, JSON-safe and validated, ready to inject. Raises ParameterError.
+    """
+    import yaml
+
+    values: dict[str, Any] = {}
+    for f in yaml_files or []:
+        values.update(yaml.safe_load(Path(f).read_text(encoding="utf-8")) or {})
+    if yaml_text:
+        values.update(yaml.safe_load(yaml_text) or {})
+    for name, value in params or []:
+        values[name] = coerce(schema, name, value)
+    for name, value in raw or []:
+        values[name] = value
+    model = validate(schema, values, where)
+    dumped = model.model_dump(mode="json")
+    return {k: dumped[k] for k in values if k in dumped}
+
+
+def describe(schema: type[NotebookParams]) -> str:
+    """Parameter documentation: name, type/allowed values, default, description."""
+    rows = []
+    secrets = schema.secret_fields()
+    for name, field in schema.model_fields.items():
+        default = "***" if name in secrets and field.default else repr(field.default)
+        rows.append((name, _describe_type(schema, name), default, field.description or ""))
+    w0 = max(len(r[0]) for r in rows)
+    w1 = min(max(len(r[1]) for r in rows), 48)
+    out = [f"{(schema.__doc__ or schema.__name__).strip().splitlines()[0]}", ""]
+    out.append(f"{'name':<{w0}}  {'type / allowed':<{w1}}  default")
+    for name, typ, default, desc in rows:
+        out.append(f"{name:<{w0}}  {typ:<{w1}}  {default}")
+        if desc:
+            out.append(f"{'':<{w0}}    {desc}")
+    return "\n".join(out)
