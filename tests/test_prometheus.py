@@ -12,6 +12,7 @@ import pytest
 from faultserver import FaultServer, free_port
 
 from holoops.errors import PrometheusError
+from holoops.redact import MASK
 from holoops.sources import auth as authmod
 from holoops.sources.auth import PromAuth, Secret, load_auth, redact, register_secret
 from holoops.sources.cache import QueryCache
@@ -106,7 +107,7 @@ def test_secret_never_shows():
     assert str(s) == "***" and repr(s) == "Secret('***')"
     assert f"{s}" == "***" and "hunter2" not in repr([s, {"k": s}])
     assert s.reveal() == "hunter2-very-secret"
-    assert redact("token=hunter2-very-secret;") == "token=***;"
+    assert redact("token=hunter2-very-secret;") == f"token={MASK};"
     with pytest.raises(TypeError):
         import pickle
 
@@ -116,7 +117,7 @@ def test_secret_never_shows():
 def test_register_secret_redacts_longest_first():
     register_secret("abcdef123456")
     register_secret("abcdef123456-extended")
-    assert redact("x abcdef123456-extended y abcdef123456") == "x *** y ***"
+    assert redact("x abcdef123456-extended y abcdef123456") == f"x {MASK} y {MASK}"
     n = authmod.registered_count()
     register_secret("ab")  # too short to redact safely: ignored
     assert authmod.registered_count() == n
@@ -133,7 +134,7 @@ def test_load_auth_env_file_and_precedence(tmp_path):
     b = load_auth(path=_cfg(tmp_path, "user: alice\npassword: pw-from-file-777\ncert: c.pem\nkey: k.pem\n"),
                   env={"HOLOOPS_PROM_PASSWORD": "pw-from-env-888"})
     assert b.kind == "basic" and b.password.reveal() == "pw-from-env-888" and b.cert == "c.pem"
-    assert redact("pw-from-file-777 pw-from-env-888") == "*** ***"
+    assert redact("pw-from-file-777 pw-from-env-888") == f"{MASK} {MASK}"
     c = load_auth(path=_cfg(tmp_path, "insecure: true\n"), env={})
     assert c.insecure and c.kind == "none"
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import re
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -49,8 +48,6 @@ _CONFIG_KEYS = {"url", "token", "token_file", "user", "password", "password_file
 
 _log = logging.getLogger(__name__)
 _lock = threading.Lock()
-_secrets: set[str] = set()
-_pattern: re.Pattern[str] | None = None
 
 
 class AuthConfigError(HoloopsError, ValueError):
@@ -95,41 +92,38 @@ class Secret:
 
 
 def register_secret(value: str | Secret | None) -> None:
-    """Add ``value`` to the process-wide redaction registry (no-op for empty/short values)."""
-    global _pattern
+    """Add ``value`` to the process-wide registry in :mod:`holoops.redact` (no-op for empty/short values)."""
+    from holoops import redact as registry
+
     if isinstance(value, Secret):
         value = value.reveal()
     if not value:
         return
-    value = str(value)
-    if len(value) < MIN_REDACT_LEN:
+    if len(str(value)) < MIN_REDACT_LEN:
         _log.warning("a secret shorter than %d characters cannot be redacted from text", MIN_REDACT_LEN)
         return
-    with _lock:
-        if value in _secrets:
-            return
-        _secrets.add(value)
-        ordered = sorted(_secrets, key=len, reverse=True)  # longest first: no partial leftovers
-        _pattern = re.compile("|".join(re.escape(s) for s in ordered))
+    registry.register_secret(str(value))
 
 
 def redact(text: Any) -> str:
-    """``text`` as a string with every registered secret replaced by ``***``."""
-    s = str(text)
-    pat = _pattern
-    return pat.sub(MASK, s) if pat is not None else s
+    """``text`` as a string with every known secret masked (see :mod:`holoops.redact`)."""
+    from holoops import redact as registry
+
+    return registry.redact(str(text))
 
 
 def registered_count() -> int:
-    """How many secrets are registered (for tests and diagnostics; never the values)."""
-    return len(_secrets)
+    """How many secrets are known (for tests and diagnostics; never the values)."""
+    from holoops import redact as registry
+
+    return len(registry.secrets())
 
 
 class RedactingFilter(logging.Filter):
     """A logging filter that redacts registered secrets from the formatted message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if _pattern is not None:
+        if registered_count():
             msg = record.getMessage()
             clean = redact(msg)
             if clean != msg:
