@@ -177,7 +177,7 @@ class DeploymentGuideParams(NotebookParams):
     """notebooks/deployment_guide: a deployment guide generated from the fleet profile."""
 
     environment: str = Field("production", description="an environment of the fleet profile")
-    platform: Literal["kubernetes", "helm", "docker-compose", "systemd"] = Field(
+    platform: Literal["kubernetes", "compose", "systemd"] = Field(
         "kubernetes", description="target platform of the guide")
 
     @model_validator(mode="after")

@@ -103,3 +103,25 @@ def test_recommendations_carry_evidence(spans):
     assert timeouts[("api", "search")] > timeouts[("search", "math")]  # shrinks down the chain
     assert "<table" in recs._repr_html_()
     assert load_fleet()  # the fleet-aware path needs a profile that loads
+
+
+def test_demo_traces_name_the_injected_bottleneck(demo_week):
+    """On the demo fleet, the critical path and the advice point at what the simulator injected."""
+    truth = demo_week.meta["comms"]
+    sample = demo_week.meta["trace_sample"]
+    summary = comms.critical_path_summary(demo_week.spans)
+    assert summary.iloc[0]["service"] == truth["bottleneck_service"]
+    recs = comms.recommendations(demo_week.spans, trace_sample=sample)
+    assert [[r.caller, r.callee] for r in recs.of_kind("batching")] == [truth["batching_pair"]]
+    assert [r.callee for r in recs.of_kind("critical_path")] == [truth["bottleneck_service"]]
+    assert [[r.caller, r.callee] for r in recs.of_kind("compression")] == [truth["large_payload_edge"]]
+    assert [[r.caller, r.callee] for r in recs.of_kind("retry_budget")] == [truth["retry_storm_edge"]]
+    storms = comms.retry_storms(demo_week.spans, min_calls=3)
+    outage = demo_week.incident("dependency_outage")
+    hit = storms[storms.storm]
+    assert set(zip(hit.caller, hit.callee, strict=True)) == {tuple(truth["retry_storm_edge"])}
+    onset = pd.Timestamp(outage["onset"])
+    assert (hit.ts >= onset - pd.Timedelta("1min")).all() and (hit.ts <= pd.Timestamp(outage["end"])).all()
+    # rates are scaled back from the trace sample to real traffic
+    graph = comms.dependency_graph(demo_week.spans, trace_sample=sample).set_index(["caller", "callee"])
+    assert graph.loc[("orchestrator", "router"), "rate_per_s"] > 10

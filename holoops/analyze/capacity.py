@@ -6,9 +6,10 @@ against what its replicas can sustain) :func:`capacity_report`:
 1. builds an hourly usage series from the metrics (:func:`usage_series`);
 2. finds the latest regime: when the slope changed (a config that turned on debug logging, say), only
    the data after the change says where the series is heading (:func:`latest_regime`);
-3. forecasts with statsmodels' SARIMAX: a regression on a linear trend and daily (and, given two weeks
-   of data, weekly) Fourier terms, with AR(1) errors. Intervals add the trend's own uncertainty, which
-   grows with the horizon and which SARIMAX alone leaves out. Levels that accumulate (disk) are
+3. forecasts with a regression on a linear trend and daily (and, given two weeks of data, weekly)
+   Fourier terms with AR(1) errors (statsmodels OLS, covariance widened for autocorrelation: the model class of
+   SARIMAX with exogenous regressors, fitted in milliseconds instead of seconds). Intervals add the
+   coefficients' own uncertainty, which grows with the horizon. Levels that accumulate (disk) are
    modelled through their increments and integrated, so their intervals widen as a drifting series'
    must;
 4. backtests honestly: the last day is held back, and the model's MASE is set beside a seasonal-naive
@@ -50,7 +51,7 @@ class Forecast:
     mean: pd.Series
     lower: pd.Series
     upper: pd.Series
-    model: str  # "sarimax" or "seasonal_naive"
+    model: str  # "regression_ar1" or "seasonal_naive"
     mase_model: float
     mase_naive: float
     model_loses: bool
@@ -64,11 +65,17 @@ class Forecast:
 
     @property
     def peak_forecast(self) -> float:
+        """The highest value the forecast expects over the horizon."""
+        return float(self.mean.max())
+
+    @property
+    def peak_upper(self) -> float:
+        """The highest upper 95 % bound over the horizon."""
         return float(self.upper.max())
 
     @property
     def headroom(self) -> float:
-        """Share of the limit left at the forecast's upper-bound peak (negative: over the limit)."""
+        """Share of the limit left at the forecast peak (negative: over the limit)."""
         return 1.0 - self.peak_forecast / self.limit if self.limit else float("nan")
 
 
@@ -192,86 +199,84 @@ def _fourier(index: pd.DatetimeIndex, periods_h: list[tuple[float, int]]):
     return pd.DataFrame(cols, index=index)
 
 
-def _fit_sarimax(y: pd.Series, horizon: int):
-    """Regression with AR(1) errors on [1, t, Fourier terms]; return (mean, sd) over ``horizon`` steps.
-
-    The sd adds the uncertainty of the fitted level and slope, x_t' Σ x_t, which grows with the horizon
-    and which SARIMAX's own forecast variance leaves out (it treats regression coefficients as known).
-    """
-    import warnings
-
+def _design(index: pd.DatetimeIndex, t0: pd.Timestamp, step: pd.Timedelta, periods, trend: bool):
     import numpy as np
     import pandas as pd
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    x = _fourier(index, periods) if periods else pd.DataFrame(index=index)
+    if trend:
+        x.insert(0, "trend_t", np.asarray((index - t0) / step, dtype=float))
+    x.insert(0, "const", 1.0)
+    return x
+
+
+def _regression_ar1(y: pd.Series, horizon: int, *, trend: bool = True):
+    """OLS on [1, t, Fourier terms] with AR(1) residual dynamics (statsmodels OLS).
+
+    Returns what a forecast needs: the future index and design matrix, the coefficients and their
+    covariance, inflated by (1+ρ)/(1-ρ) for positively autocorrelated residuals so they do not make the
+    trend look surer than it is (Newey-West underestimates badly on the few days a regime may have),
+    the last residual, its AR(1) coefficient ρ and the innovation variance σ².
+    """
+    import numpy as np
+    import pandas as pd
+    import statsmodels.api as sm
 
     step = y.index[1] - y.index[0]
     future = pd.date_range(y.index[-1] + step, periods=horizon, freq=step)
     periods = [(24.0, 3)] if len(y) >= 36 else []
     if len(y) >= 24 * 14:
         periods.append((168.0, 2))
-    t0 = y.index[0]
+    x_hist = _design(y.index, y.index[0], step, periods, trend)
+    x_fut = _design(future, y.index[0], step, periods, trend)
+    fit = sm.OLS(y.to_numpy(dtype=float), x_hist.to_numpy()).fit()
+    resid = np.asarray(fit.resid)
+    rho = float(np.corrcoef(resid[:-1], resid[1:])[0, 1]) if len(resid) > 3 and resid.std() > 0 else 0.0
+    rho = float(np.clip(rho if rho == rho else 0.0, -0.98, 0.98))
+    innov = resid[1:] - rho * resid[:-1]
+    sigma2 = float(np.var(innov)) if len(innov) > 1 else 0.0
+    # AR(1) errors: n correlated residuals carry the information of n(1-ρ)/(1+ρ) independent ones
+    inflate = (1 + rho) / (1 - rho) if rho > 0 else 1.0
+    cov = np.asarray(fit.cov_params()) * inflate
+    return future, x_fut.to_numpy(), np.asarray(fit.params), cov, resid[-1], rho, sigma2
 
-    def design(index):
-        x = _fourier(index, periods) if periods else pd.DataFrame(index=index)
-        x.insert(0, "trend_t", np.asarray((index - t0) / step, dtype=float))
-        x.insert(0, "trend_const", 1.0)
-        return x
 
-    scale = float(np.nanstd(y.to_numpy())) or 1.0
-    x_hist, x_fut = design(y.index), design(future)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = SARIMAX(y / scale, exog=x_hist, order=(1, 0, 0), trend="n",
-                        enforce_stationarity=True, enforce_invertibility=False)
-        fit = model.fit(disp=False, method="lbfgs", maxiter=100)
-        fc = fit.get_forecast(horizon, exog=x_fut)
-    mean = pd.Series(np.asarray(fc.predicted_mean) * scale, index=future)
-    var = np.asarray(fc.var_pred_mean, dtype=float) * scale**2
-    cov = fit.cov_params().loc[["trend_const", "trend_t"], ["trend_const", "trend_t"]].to_numpy() * scale**2
-    xt = x_fut[["trend_const", "trend_t"]].to_numpy()
-    trend_var = np.einsum("ij,jk,ik->i", xt, np.nan_to_num(cov), xt)
-    sd = pd.Series(np.sqrt(var + np.clip(trend_var, 0, None)), index=future)
-    return mean, sd
+def _fit_trend_model(y: pd.Series, horizon: int):
+    """Forecast a level: regression on trend + seasonality with AR(1) errors; returns (mean, sd).
+
+    sd² = the AR(1) forecast-error variance σ²(1-ρ^2h)/(1-ρ²) plus the coefficients' own uncertainty
+    x_h' Σ x_h, which grows with the horizon through the trend term.
+    """
+    import numpy as np
+    import pandas as pd
+
+    future, xf, beta, cov, last, rho, sigma2 = _regression_ar1(y, horizon)
+    h = np.arange(1, horizon + 1, dtype=float)
+    mean = xf @ beta + last * rho**h
+    noise = sigma2 * (1 - rho ** (2 * h)) / (1 - rho**2)
+    param = np.einsum("ij,jk,ik->i", xf, cov, xf)
+    return pd.Series(mean, index=future), pd.Series(np.sqrt(noise + np.clip(param, 0, None)), index=future)
 
 
 def _fit_accumulating(y: pd.Series, horizon: int):
     """Forecast a level that accumulates (disk): model the per-step increments, then integrate.
 
     Increments get a regression on [1, Fourier terms] with AR(1) errors. The level's variance after h
-    steps is (h·se_rate)² from the mean rate's own uncertainty, plus h·σ²/(1-φ)², the long-run variance
-    of h summed AR(1) errors: an integrated series drifts, and its interval must widen like it.
+    steps is S_h' Σ S_h, the uncertainty of the summed mean increments (S_h = the summed design rows),
+    plus h·σ²/(1-ρ)², the long-run variance of h summed AR(1) errors: an integrated series drifts, and
+    its interval must widen like it.
     """
-    import warnings
-
     import numpy as np
     import pandas as pd
-    from statsmodels.tsa.statespace.sarimax import SARIMAX
 
-    step = y.index[1] - y.index[0]
-    future = pd.date_range(y.index[-1] + step, periods=horizon, freq=step)
     d = y.diff().dropna()
-    periods = [(24.0, 3)] if len(d) >= 36 else []
-
-    def design(index):
-        x = _fourier(index, periods) if periods else pd.DataFrame(index=index)
-        x.insert(0, "rate_const", 1.0)
-        return x
-
-    scale = float(np.nanstd(d.to_numpy())) or 1.0
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        fit = SARIMAX(d / scale, exog=design(d.index), order=(1, 0, 0), trend="n",
-                      enforce_stationarity=True).fit(disp=False, method="lbfgs", maxiter=100)
-        fc = fit.get_forecast(horizon, exog=design(future))
-    inc = np.asarray(fc.predicted_mean) * scale
-    mean = pd.Series(float(y.iloc[-1]) + np.cumsum(inc), index=future)
-    names = list(fit.model.param_names)
-    phi = float(np.asarray(fit.params)[names.index("ar.L1")])
-    sigma2 = float(np.asarray(fit.params)[names.index("sigma2")]) * scale**2
-    se_rate = float(np.asarray(fit.bse)[names.index("rate_const")]) * scale
+    future, xf, beta, cov, last, rho, sigma2 = _regression_ar1(d, horizon, trend=False)
     h = np.arange(1, horizon + 1, dtype=float)
-    var = (h * se_rate) ** 2 + h * sigma2 / (1 - min(phi, 0.99)) ** 2
-    return mean, pd.Series(np.sqrt(var), index=future)
+    mean = float(y.iloc[-1]) + np.cumsum(xf @ beta + last * rho**h)
+    s = np.cumsum(xf, axis=0)
+    param = np.einsum("ij,jk,ik->i", s, cov, s)
+    noise = h * sigma2 / (1 - rho) ** 2
+    return pd.Series(mean, index=future), pd.Series(np.sqrt(noise + np.clip(param, 0, None)), index=future)
 
 
 def _seasonal_naive(y: pd.Series, horizon: int, m: int):
@@ -320,7 +325,7 @@ def forecast_resource(item: dict[str, Any], *, horizon_days: float = 30, growth:
     train, test = fit_y.iloc[:-hold], fit_y.iloc[-hold:]
     mase_model = mase_naive = float("nan")
     model_loses = False
-    fit = _fit_accumulating if item["resource"] in ACCUMULATING else _fit_sarimax
+    fit = _fit_accumulating if item["resource"] in ACCUMULATING else _fit_trend_model
     if len(train) >= 2 * m // 2 + 6:
         mt, _ = fit(train, hold)
         nt, _ = _seasonal_naive(train, hold, m)
@@ -330,11 +335,11 @@ def forecast_resource(item: dict[str, Any], *, horizon_days: float = 30, growth:
     if model_loses:
         mean, sd = _seasonal_naive(y, horizon, m)
         model = "seasonal_naive"
-        notes.append(f"SARIMAX lost to seasonal naive on the backtest (MASE {mase_model:.2f} vs "
+        notes.append(f"the regression model lost to seasonal naive on the backtest (MASE {mase_model:.2f} vs "
                      f"{mase_naive:.2f}); using the baseline")
     else:
         mean, sd = fit(fit_y, horizon)
-        model = "sarimax"
+        model = "regression_ar1"
 
     resource = item["resource"]
     if growth:
@@ -425,7 +430,8 @@ class CapacityReport:
                 when = f"not within {self.horizon_days:g} d"
             rows.append({
                 "service": f.service, "resource": f.resource, "unit": f.unit,
-                "current": f.current, "peak_forecast": f.peak_forecast, "limit": f.limit,
+                "current": f.current, "peak_forecast": f.peak_forecast, "peak_upper95": f.peak_upper,
+                "limit": f.limit,
                 "peak_utilisation": f.peak_forecast / f.limit if f.limit else float("nan"),
                 "headroom": f.headroom, "exhaustion": when, "model": f.model,
                 "MASE": f.mase_model, "MASE_naive": f.mase_naive,
@@ -446,7 +452,7 @@ class CapacityReport:
 
     def _repr_html_(self) -> str:
         t = self.table()
-        fmt = {"current": "{:,.3g}", "peak_forecast": "{:,.3g}", "limit": "{:,.3g}",
+        fmt = {"current": "{:,.3g}", "peak_forecast": "{:,.3g}", "peak_upper95": "{:,.3g}", "limit": "{:,.3g}",
                "peak_utilisation": "{:.0%}", "headroom": "{:.0%}", "MASE": "{:.2f}", "MASE_naive": "{:.2f}"}
         for col, f in fmt.items():
             t[col] = t[col].map(lambda v, f=f: "" if v != v else f.format(v))

@@ -42,11 +42,12 @@ def _calls(spans: Any):
     )
 
 
-def dependency_graph(spans: Any, *, window_seconds: float | None = None) -> pd.DataFrame:
+def dependency_graph(spans: Any, *, window_seconds: float | None = None, trace_sample: float = 1.0) -> pd.DataFrame:
     """One row per caller→callee edge seen in the spans.
 
     Columns: caller, callee, calls, rate_per_s, error_ratio, p50_ms, p95_ms, p99_ms, mean_payload_bytes,
-    max_attempt. ``window_seconds`` defaults to the span time range.
+    max_attempt. ``window_seconds`` defaults to the span time range. ``trace_sample`` is the share of
+    traces the tracer kept; ``rate_per_s`` is scaled back to the real traffic by it.
     """
     import narwhals as nw
 
@@ -69,7 +70,7 @@ def dependency_graph(spans: Any, *, window_seconds: float | None = None) -> pd.D
     edges = to_pandas(calls.group_by("caller", "callee").agg(*aggs).sort("caller", "callee").to_native())
     if window_seconds is None:
         window_seconds = _span_window_seconds(spans)
-    edges["rate_per_s"] = edges["calls"] / max(window_seconds, 1.0)
+    edges["rate_per_s"] = edges["calls"] / max(window_seconds, 1.0) / trace_sample
     if not has_payload:
         edges["mean_payload_bytes"] = float("nan")
     if not has_attempt:
@@ -299,7 +300,7 @@ class Recommendations(list):
 
 def recommendations(spans: Any, fleet: FleetProfile | None = None, *, headroom: float = 1.5,
                     batch_min_calls: float = 4.0, large_payload_bytes: float = 256 * 1024,
-                    retry_budget: float = 0.1) -> Recommendations:
+                    retry_budget: float = 0.1, trace_sample: float = 1.0) -> Recommendations:
     """Advice for every edge with the evidence behind it.
 
     - pool: connections per caller replica from Little's law, L = λ·W, at the peak minute's rate and the
@@ -310,11 +311,13 @@ def recommendations(spans: Any, fleet: FleetProfile | None = None, *, headroom: 
     - timeout / retry_budget: a timeout per edge from the callee's p99 that fits inside the caller's own
       timeout, and a retry budget that stops retries multiplying along the chain.
     - critical_path: the service that dominates end-to-end latency.
+
+    ``trace_sample`` (share of traces kept by the tracer) scales observed call rates back to real traffic.
     """
     from holoops.frames import to_pandas
 
     recs = Recommendations()
-    edges = dependency_graph(spans)
+    edges = dependency_graph(spans, trace_sample=trace_sample)
     calls = to_pandas(_calls(spans).to_native())
     if edges.empty:
         return recs
@@ -322,7 +325,7 @@ def recommendations(spans: Any, fleet: FleetProfile | None = None, *, headroom: 
 
     # Little's law at the peak minute
     per_min = calls.groupby(["caller", "callee", calls["start"].dt.floor("1min")], observed=True).size()
-    peak = per_min.groupby(level=[0, 1], observed=True).quantile(0.99) / 60.0
+    peak = per_min.groupby(level=[0, 1], observed=True).quantile(0.99) / 60.0 / trace_sample
     for row in edges.itertuples():
         lam = float(peak.get((row.caller, row.callee), row.rate_per_s))
         w = row.p99_ms / 1000.0
