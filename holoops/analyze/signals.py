@@ -1,0 +1,337 @@
+"""Golden signals (traffic, errors, latency) and saturation per service, from canonical frames.
+
+* traffic: ``sum by (...) (rate(http_requests_total[window]))`` (Prometheus semantics, see
+  :mod:`holoops.analyze.counters`);
+* errors: the share of that rate with a ``5xx`` code;
+* latency: ``histogram_quantile`` over ``rate(http_request_duration_seconds_bucket[window])``, or
+  from logs (:func:`latency_from_logs`, exact or sketch);
+* ``gap``: True where a scrape gap of one of the group's targets overlaps the window (values there are
+  computed from the samples that exist; nothing is interpolated).
+
+Saturation is the worst instance's share of its limit: CPU cores (rate of
+``process_cpu_seconds_total``) / ``resources.cpu.limit``, resident memory / ``memory.limit``, GPU
+utilisation / 100, GPU memory ``FB_USED / (FB_USED + FB_FREE)``, disk ``1 - avail / size``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from holoops.analyze.counters import (
+    NS,
+    _factorize,
+    _from_columns,
+    _nw,
+    _str_col,
+    _time_grid,
+    _ts_ns,
+    duration_s,
+    gauge_matrix,
+    rate_matrix,
+    scrape_gaps,
+)
+
+__all__ = ["golden_signals", "saturation", "latency_from_logs", "signal_names"]
+
+QUANTILES = (0.5, 0.95, 0.99)
+
+
+@lru_cache(maxsize=1)
+def signal_names() -> dict[str, Any]:
+    """The signal catalog (``holoops/catalogs/signals.yaml``) as a dict."""
+    import yaml
+
+    path = Path(__file__).resolve().parent.parent / "catalogs" / "signals.yaml"
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def _gap_mask(metrics: Any, grid, window_ns: int, by: Sequence[str], keys: list) -> Any:
+    """``[n_keys, len(grid)]`` bool: a scrape gap of the key's service overlaps (t - window, t]."""
+    import numpy as np
+
+    gaps = _nw(scrape_gaps(metrics)).to_arrow()
+    mask = np.zeros((len(keys), len(grid)), dtype=bool)
+    if gaps.num_rows == 0 or "service" not in by:
+        return mask
+    si = list(by).index("service")
+    svc = _str_col(gaps, "service")
+    start, end = _ts_ns(gaps, "start"), _ts_ns(gaps, "end")
+    for k, key in enumerate(keys):
+        for a, b in zip(start[svc == key[si]], end[svc == key[si]], strict=True):
+            mask[k] |= (grid - window_ns < b) & (grid > a)
+    return mask
+
+
+def golden_signals(metrics: Any, fleet: Any = None, *, step: str = "1m", window: str = "5m",
+                   by: Sequence[str] = ("service",), logs: Any = None) -> Any:
+    """Traffic, errors and latency per ``by`` group every ``step``.
+
+    Columns: ``ts``, the ``by`` columns, ``rps``, ``error_rps``, ``error_ratio``, ``p50_ms``,
+    ``p95_ms``, ``p99_ms``, ``gap``. Latency comes from the duration histogram when the metrics hold
+    it (groups the histogram is not labelled by get NaN), else from ``logs`` when given.
+    ``fleet`` (optional) restricts the services to the profile's.
+    """
+    import numpy as np
+
+    names = signal_names()
+    by = list(by)
+    grid = _time_grid(metrics, step)
+    win_ns = int(duration_s(window) * NS)
+    req = names["requests"]["metric"]
+    keys_c, mat_c = rate_matrix(metrics, req, grid, window=window, by=[*by, "code"])
+    groups: dict[tuple, dict[str, Any]] = {}
+    for k, row in zip(keys_c, mat_c, strict=True):
+        g = groups.setdefault(tuple(k[:-1]), {"rps": np.zeros(len(grid)), "err": np.zeros(len(grid)),
+                                              "n": np.zeros(len(grid))})
+        ok = ~np.isnan(row)
+        g["rps"] += np.where(ok, row, 0)
+        g["n"] += ok
+        if str(k[-1]).startswith("5"):
+            g["err"] += np.where(ok, row, 0)
+    keys = sorted(groups)
+    if fleet is not None and "service" in by:
+        si = by.index("service")
+        keys = [k for k in keys if k[si] in fleet.services]
+    n = len(keys)
+    rps = np.array([groups[k]["rps"] for k in keys]).reshape(n, len(grid))
+    err = np.array([groups[k]["err"] for k in keys]).reshape(n, len(grid))
+    present = np.array([groups[k]["n"] > 0 for k in keys]).reshape(n, len(grid))
+    rps = np.where(present, rps, np.nan)
+    err = np.where(present, err, np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = np.where(rps > 0, err / rps, np.where(present, 0.0, np.nan))
+    lat = {q: np.full((n, len(grid)), np.nan) for q in QUANTILES}
+    hist = names["latency"]["histogram"] + "_bucket"
+    frame = _nw(metrics)
+    label_cols = set(frame.columns)
+    if "le" in label_cols and all(b in label_cols for b in by):
+        from holoops.analyze.quantiles import histogram_quantiles
+
+        keys_h, mat_h = rate_matrix(metrics, hist, grid, window=window, by=[*by, "le"])
+        by_group: dict[tuple, list] = {}
+        for k, row in zip(keys_h, mat_h, strict=True):
+            try:
+                le = float(k[-1])
+            except ValueError:
+                continue
+            by_group.setdefault(tuple(k[:-1]), []).append((le, row))
+        for i, k in enumerate(keys):
+            bs = sorted(by_group.get(k, []), key=lambda t: t[0])
+            if len(bs) < 2:
+                continue
+            les = [b[0] for b in bs]
+            counts = np.nan_to_num(np.array([b[1] for b in bs]).T, nan=0.0)
+            for q in QUANTILES:
+                lat[q][i] = histogram_quantiles(q, les, counts) * 1000.0
+    elif logs is not None:
+        lf = _nw(latency_from_logs(logs, by=by, step=step, window=window)).to_arrow()
+        lts = _ts_ns(lf)
+        lk = list(zip(*[_str_col(lf, b) for b in by], strict=True)) if by else [()] * lf.num_rows
+        pos = {k: i for i, k in enumerate(keys)}
+        col = {t: i for i, t in enumerate(grid.tolist())}
+        for q in QUANTILES:
+            vals = np.asarray(lf.column(f"p{int(q * 100)}_ms").to_numpy(zero_copy_only=False), dtype=float)
+            for r, (k, t) in enumerate(zip(lk, lts.tolist(), strict=True)):
+                if k in pos and t in col:
+                    lat[q][pos[k], col[t]] = vals[r]
+    gap = _gap_mask(metrics, grid, win_ns, by, keys)
+    gi, ti = np.nonzero(present | gap)
+    cols: dict[str, Any] = {"ts": grid[ti]}
+    for j, b in enumerate(by):
+        cols[b] = np.array([keys[g][j] for g in gi], dtype=object)
+    cols["rps"] = rps[gi, ti]
+    cols["error_rps"] = err[gi, ti]
+    cols["error_ratio"] = ratio[gi, ti]
+    for q in QUANTILES:
+        cols[f"p{int(q * 100)}_ms"] = lat[q][gi, ti]
+    cols["gap"] = gap[gi, ti]
+    return _from_columns(cols, metrics)
+
+
+def saturation(metrics: Any, fleet: Any, *, step: str = "1m", window: str = "5m") -> Any:
+    """Saturation per service and resource every ``step``: the worst instance's share of its limit.
+
+    Columns: ``ts``, ``service``, ``resource`` (``cpu``, ``memory``, ``gpu_util``, ``gpu_memory``,
+    ``disk``), ``value`` (0..1), ``used`` and ``limit`` (cores, bytes, percent, MiB, bytes).
+    """
+    import numpy as np
+
+    names = signal_names()
+    grid = _time_grid(metrics, step)
+    rows: list[tuple[str, str, Any, Any, Any]] = []  # service, resource, share, used, limit
+
+    def per_instance(metric: str, how: str = "last", extra: Sequence[str] = ()):
+        by = ["service", "instance", *extra]
+        if how == "rate":
+            return rate_matrix(metrics, metric, grid, window=window, by=by)
+        return gauge_matrix(metrics, metric, grid, lookback=window, by=by, how="max")
+
+    def worst(keys, share, used, limit_of):
+        out: dict[str, tuple] = {}
+        for k, s, u in zip(keys, share, used, strict=True):
+            svc = k[0]
+            if svc not in fleet.services:
+                continue
+            if svc not in out:
+                out[svc] = (s.copy(), u.copy())
+            else:
+                cur_s, cur_u = out[svc]
+                better = np.nan_to_num(s, nan=-1) > np.nan_to_num(cur_s, nan=-1)
+                out[svc] = (np.where(better, s, cur_s), np.where(better, u, cur_u))
+        return {svc: (s, u, limit_of(svc)) for svc, (s, u) in out.items()}
+
+    # CPU
+    keys, used = per_instance(names["cpu"]["metric"], "rate")
+    lim = np.array([fleet.services[k[0]].resources.cpu.limit if k[0] in fleet.services else np.nan
+                    for k in keys]).reshape(-1, 1)
+    for svc, (s, u, limit) in worst(keys, used / lim if len(keys) else used, used,
+                                    lambda s: fleet.services[s].resources.cpu.limit).items():
+        rows.append((svc, "cpu", s, u, limit))
+    # memory
+    keys, used = per_instance(names["memory"]["metric"])
+    lim = np.array([fleet.services[k[0]].resources.memory.limit_bytes if k[0] in fleet.services else np.nan
+                    for k in keys]).reshape(-1, 1)
+    for svc, (s, u, limit) in worst(keys, used / lim if len(keys) else used, used,
+                                    lambda s: fleet.services[s].resources.memory.limit_bytes).items():
+        rows.append((svc, "memory", s, u, limit))
+    # GPU utilisation and memory (DCGM)
+    gpu = names["gpu"]
+    label_cols = set(_nw(metrics).columns)
+    gextra = ["gpu"] if "gpu" in label_cols else []
+    keys, used = per_instance(gpu["utilization"], extra=gextra)
+    if len(keys):
+        for svc, (s, u, limit) in worst(keys, used / 100.0, used, lambda s: 100.0).items():
+            rows.append((svc, "gpu_util", s, u, limit))
+    k_used, m_used = per_instance(gpu["memory_used"], extra=gextra)
+    k_free, m_free = per_instance(gpu["memory_free"], extra=gextra)
+    if len(k_used) and len(k_free):
+        free = dict(zip(k_free, m_free, strict=True))
+        keys = [k for k in k_used if k in free]
+        u = np.array([m_used[k_used.index(k)] for k in keys])
+        total = u + np.array([free[k] for k in keys])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = u / total
+        lim_of = {k[0]: float(np.nanmax(t)) if np.isfinite(t).any() else np.nan
+                  for k, t in zip(keys, total, strict=True)}
+        for svc, (s, uu, limit) in worst(keys, share, u, lambda s: lim_of.get(s, np.nan)).items():
+            rows.append((svc, "gpu_memory", s, uu, limit))
+    # disk
+    disk = names["disk"]
+    dextra = ["mountpoint"] if "mountpoint" in label_cols else []
+    k_av, m_av = per_instance(disk["available"], extra=dextra)
+    k_sz, m_sz = per_instance(disk["size"], extra=dextra)
+    if len(k_av):
+        size = dict(zip(k_sz, m_sz, strict=True))
+        keep = []
+        for k in k_av:
+            svc = fleet.services.get(k[0])
+            mount = svc.resources.disk.mount if svc is not None and svc.resources.disk else None
+            if mount is not None and dextra and k[-1] != mount:
+                continue
+            keep.append(k)
+        av = np.array([m_av[k_av.index(k)] for k in keep]).reshape(len(keep), len(grid))
+        sz = []
+        for k in keep:
+            if k in size:
+                sz.append(size[k])
+            else:
+                svc = fleet.services.get(k[0])
+                d = svc.resources.disk if svc is not None else None
+                sz.append(np.full(len(grid), float(d.size_bytes) if d else np.nan))
+        sz = np.array(sz).reshape(len(keep), len(grid))
+        used = sz - av
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share = used / sz
+        lim_of = {k[0]: float(np.nanmax(s)) if np.isfinite(s).any() else np.nan
+                  for k, s in zip(keep, sz, strict=True)}
+        for svc, (s, u, limit) in worst(keep, share, used, lambda s: lim_of.get(s, np.nan)).items():
+            rows.append((svc, "disk", s, u, limit))
+    cols: dict[str, list] = {"ts": [], "service": [], "resource": [], "value": [], "used": [], "limit": []}
+    for svc, res, s, u, limit in rows:
+        ok = ~np.isnan(s)
+        cols["ts"].append(grid[ok])
+        cols["service"].append(np.full(int(ok.sum()), svc, dtype=object))
+        cols["resource"].append(np.full(int(ok.sum()), res, dtype=object))
+        cols["value"].append(s[ok])
+        cols["used"].append(u[ok])
+        cols["limit"].append(np.full(int(ok.sum()), float(limit)))
+    out = {k: (np.concatenate(v) if v else np.array([], dtype=object if k in ("service", "resource")
+                                                      else ("int64" if k == "ts" else float)))
+           for k, v in cols.items()}
+    return _from_columns(out, metrics)
+
+
+def latency_from_logs(logs: Any, *, by: Sequence[str] = ("service",), step: str = "1m",
+                      window: str | None = None, method: str = "exact",
+                      quantiles: Sequence[float] = QUANTILES, rel: float = 0.01) -> Any:
+    """Latency quantiles of ``latency_ms`` in logs per ``by`` group and ``step`` bucket.
+
+    ``method="exact"`` uses linear interpolation between order statistics (numpy's default);
+    ``method="sketch"`` uses :class:`~holoops.analyze.quantiles.LogSketch` buckets (relative error
+    <= ``rel`` against the order statistic at rank ``floor(q (n - 1))``). ``window`` (default: the
+    step) is the trailing span each row covers, ending at ``ts``. Columns: ``ts``, ``by``, ``count``,
+    ``p50_ms``, ``p95_ms``, ``p99_ms`` (one per quantile).
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    if method not in ("exact", "sketch"):
+        raise ValueError(f"method must be 'exact' or 'sketch', not {method!r}")
+    by = list(by)
+    tbl = _nw(logs).select(["ts", "latency_ms", *by]).to_arrow()
+    lat = np.asarray(pc.fill_null(pc.cast(tbl.column("latency_ms"), "float64"), np.nan)
+                     .to_numpy(zero_copy_only=False), dtype=float)
+    ts = _ts_ns(tbl)
+    ok = ~np.isnan(lat)
+    ts, lat = ts[ok], lat[ok]
+    keys_cols = [_str_col(tbl, b)[ok] for b in by]
+    step_ns = int(duration_s(step) * NS)
+    win_ns = int(duration_s(window) * NS) if window else step_ns
+    if win_ns != step_ns:
+        # each row covers (ts - window, ts]: replicate records into the steps whose window holds them
+        k = int(np.ceil(win_ns / step_ns))
+        reps = [(ts, lat, keys_cols, 0)]
+        for j in range(1, k):
+            reps.append((ts + j * step_ns, lat, keys_cols, j))
+        ts = np.concatenate([r[0] for r in reps])
+        lat = np.concatenate([r[1] for r in reps])
+        keys_cols = [np.concatenate([r[2][i] for r in reps]) for i in range(len(by))]
+    # bucket end: the step boundary at or after the record (records in (t - step, t] go to t)
+    bucket = -((-ts) // step_ns) * step_ns
+    gid, gkeys = _factorize(*keys_cols) if by else (np.zeros(len(ts), dtype="int64"), [()])
+    cell = gid.astype("int64") * (1 << 36) + (bucket // step_ns - (bucket.min() // step_ns if len(bucket) else 0))
+    if method == "sketch":
+        from holoops.analyze.quantiles import sketch_index, sketch_value
+
+        vals = sketch_index(lat, rel).astype(float)
+    else:
+        vals = lat
+    order = np.lexsort((vals, cell))
+    cell, vals, bucket_s = cell[order], vals[order], bucket[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(cell)) + 1] if len(cell) else np.array([], dtype=int)
+    counts = np.diff(np.r_[starts, len(cell)])
+    out: dict[str, Any] = {"ts": bucket_s[starts] if len(starts) else np.array([], dtype="int64")}
+    cg = cell[starts] >> 36 if len(starts) else np.array([], dtype="int64")
+    for j, b in enumerate(by):
+        out[b] = np.array([gkeys[g][j] for g in cg], dtype=object)
+    out["count"] = counts.astype("int64")
+    for q in quantiles:
+        if method == "sketch":
+            r = starts + np.floor(q * (counts - 1)).astype("int64")
+            res = sketch_value(vals[r], rel)
+        else:
+            pos = q * (counts - 1)
+            lo = np.floor(pos).astype("int64")
+            hi = np.minimum(lo + 1, counts - 1)
+            frac = pos - lo
+            res = vals[starts + lo] + (vals[starts + hi] - vals[starts + lo]) * frac
+        out[f"p{_qname(q)}_ms"] = res
+    return _from_columns(out, logs)
+
+
+def _qname(q: float) -> str:
+    s = f"{q * 100:g}".replace(".", "_")
+    return s

@@ -1,0 +1,148 @@
+"""Incident detection against the demo fleet's ground truth; quiet windows; timeline; figures."""
+
+from __future__ import annotations
+
+import pandas as pd
+import polars as pl
+import pytest
+
+from holoops.analyze.findings import Finding, Findings, severity_rank
+from holoops.analyze.timeline import detect_incidents, suspects, timeline
+from holoops.fleet import load_fleet
+
+demo_mod = pytest.importorskip("holoops.demo", reason="holoops.demo (the simulated fleet) is not available")
+
+
+@pytest.fixture(scope="module")
+def fleet():
+    return load_fleet()
+
+
+@pytest.fixture(scope="module")
+def week():
+    return demo_mod.simulate(days=7, seed=7)
+
+
+@pytest.fixture(scope="module")
+def found(week, fleet):
+    return detect_incidents(week, fleet)
+
+
+def _match(found: Findings, inc: dict) -> Finding | None:
+    onset = pd.Timestamp(inc["onset"])
+    for f in found:
+        if f.kind == "incident" and abs((pd.Timestamp(f.onset) - onset).total_seconds()) <= 30 * 60:
+            return f
+    return None
+
+
+@pytest.mark.parametrize("kind", ["latency_regression", "error_burst", "gpu_memory_exhaustion",
+                                  "dependency_outage", "disk_exhaustion"])
+def test_every_incident_found_with_root_first_and_onset_within_2_minutes(week, found, kind):
+    truth = week.incident(kind)
+    f = _match(found, truth)
+    assert f is not None, f"{kind} not found; findings: {found!r}"
+    assert f.service == truth["service"], f.evidence["suspects"]
+    assert f.evidence["suspects"][0][0] == truth["service"]
+    assert abs((pd.Timestamp(f.onset) - pd.Timestamp(truth["onset"])).total_seconds()) <= 120
+    assert severity_rank(f.severity) >= severity_rank("warning")
+
+
+def test_no_spurious_incidents_in_the_week(week, found):
+    matched = {id(_match(found, inc)) for inc in week.truth}
+    extra = [f for f in found if id(f) not in matched and severity_rank(f.severity) >= 1]
+    assert extra == [], extra
+
+
+def test_latency_regression_attributed_to_the_vault_deploy(week, found):
+    f = _match(found, week.incident("latency_regression"))
+    assert f.evidence["event"] and "vault" in f.evidence["event"]
+    assert week.incident("latency_regression")["version"] in f.evidence["event"]
+
+
+def test_victims_are_ranked_after_the_root(week, found):
+    f = _match(found, week.incident("dependency_outage"))
+    roles = {s: r for s, r, _t, _sig in f.evidence["suspects"]}
+    assert roles["math-core"] == "root"
+    assert roles.get("holographic-memory") == "victim"
+
+
+def test_first_day_is_quiet(week, fleet):
+    end = week.window[0] + pd.Timedelta(days=1)
+    m = week.metrics[week.metrics.ts < end]
+    ev = week.events[week.events.ts < end]
+    out = detect_incidents({"metrics": m, "events": ev}, fleet)
+    assert out.at_least("critical") == []
+    assert all(severity_rank(f.severity) <= 1 for f in out)
+
+
+def test_quiet_fleet_raises_nothing_above_warning(fleet):
+    quiet = demo_mod.simulate(days=3, seed=11, incidents=None)
+    assert (quiet.events.kind == "deploy").any()  # harmless deploys are present
+    out = detect_incidents(quiet, fleet)
+    assert all(severity_rank(f.severity) <= 1 for f in out), out
+
+
+@pytest.fixture(scope="module")
+def short():
+    return demo_mod.simulate(days=2, seed=7, incidents=["error_burst"])
+
+
+def test_pandas_and_polars_agree(short, fleet):
+    a = detect_incidents(short, fleet)
+    data = {"metrics": pl.from_pandas(short.metrics), "events": pl.from_pandas(short.events)}
+    b = detect_incidents(data, fleet)
+    assert [(f.service, f.onset, f.severity, f.summary) for f in a] == \
+        [(f.service, f.onset, f.severity, f.summary) for f in b]
+    sa, sb = suspects(short, fleet), suspects(data, fleet)
+    assert isinstance(sb, pl.DataFrame)
+    assert sa["service"].astype(str).tolist() == sb["service"].to_list()
+    assert _match(a, short.incident("error_burst")).service == "router"
+
+
+def test_timeline_merges_sources(short, fleet):
+    tl = timeline(short, fleet)
+    assert list(tl.columns) == ["ts", "end", "service", "source", "kind", "severity", "detail"]
+    assert {"event", "anomaly"} <= set(tl.source)
+    assert tl.ts.is_monotonic_increasing
+    burst = pd.Timestamp(short.incident("error_burst")["onset"])
+    near = tl[(tl.ts >= burst - pd.Timedelta(minutes=2)) & (tl.ts <= burst + pd.Timedelta(minutes=2))]
+    assert ((near.source == "event") & (near.kind == "config") & (near.service == "router")).any()
+    assert ((near.source == "anomaly") & (near.service == "router")).any()
+
+
+def test_findings_display(found):
+    html = found._repr_html_()
+    assert html.startswith("<table") and "critical" in html and "vault" in html
+    assert "incident" in repr(found)
+    assert Findings()._repr_html_() == "<p><em>No findings.</em></p>"
+    frame = found.to_frame()
+    assert list(frame.columns)[:3] == ["severity", "service", "kind"]
+    with pytest.raises(ValueError):
+        Finding("fatal", "x", "y", None, "bad severity")
+
+
+def test_figures(short, fleet, found):
+    pytest.importorskip("plotly")
+    import plotly.graph_objects as go
+
+    from holoops import viz
+    from holoops.analyze.anomalies import detect_anomalies
+    from holoops.analyze.signals import golden_signals, saturation
+    from holoops.analyze.slo import slo_report
+
+    m = short.metrics
+    gs = golden_signals(m, fleet)
+    truth = short.truth
+    figs = [
+        viz.golden_signals_figure(gs, services=["router", "orchestrator"], events=short.events, incidents=truth),
+        viz.saturation_figure(saturation(m, fleet), events=short.events),
+        viz.slo_burn_figure(slo_report(m, fleet), service="router", events=short.events),
+        viz.anomaly_figure(gs, "error_ratio", detect_anomalies(gs, "error_ratio"), service="router",
+                           events=short.events),
+        viz.timeline_figure(timeline(short, fleet), incidents=found[:1]),
+    ]
+    for fig in figs:
+        assert isinstance(fig, go.Figure) and len(fig.data) > 0
+    shapes = figs[0].layout.shapes
+    assert any(s.type == "line" for s in shapes) and any(s.type == "rect" for s in shapes)
