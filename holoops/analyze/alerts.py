@@ -21,7 +21,7 @@ from typing import Any
 
 from holoops.errors import RuleError
 
-__all__ = ["build_rules", "build", "BuildResult", "backtest", "BacktestReport", "agreement_test"]
+__all__ = ["build_rules", "build", "build_alerts", "BuildResult", "backtest", "BacktestReport", "agreement_test"]
 
 
 def build_rules(fleet=None, catalog: list[str | Path] | None = None, runbook_base: str | None = None,
@@ -119,6 +119,25 @@ def build(out: str | Path, fleet=None, catalog: list[str | Path] | None = None, 
             shutil.move(str(stage / sub), str(target))
     files = sorted(p for p in out.rglob("*") if p.is_file())
     return BuildResult(out, files, checks)
+
+
+def build_alerts(fleet=None, runbook_base: str | None = None) -> dict[str, str]:
+    """The rule files and Alertmanager config as ``{relative path: text}``, for deployment guides.
+
+    Same content as :func:`build` writes (without the unit-test files); validated in memory, so a bad
+    rule raises RuleError before any guide is written.
+    """
+    import yaml
+
+    from holoops.alerting.alertmanager import build_config
+    from holoops.alerting.promrules import rule_file_text, slug
+    from holoops.fleet import load_fleet
+
+    fleet = fleet if fleet is not None and not isinstance(fleet, (str, Path)) else load_fleet(fleet)
+    groups = build_rules(fleet, runbook_base=runbook_base, promtool=False)
+    files = {f"rules/{slug(g.name.replace(':', '-'))}.yml": rule_file_text([g]) for g in groups}
+    files["alertmanager.yml"] = yaml.safe_dump(build_config(fleet), sort_keys=False, width=200)
+    return files
 
 
 # --- backtest --------------------------------------------------------------------------------------
