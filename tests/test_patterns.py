@@ -141,3 +141,18 @@ def test_loghub_apache_ga_at_least_published_drain():
     for name in ("Apache", "OpenSSH"):
         messages, truth = load(name)
         assert grouping_accuracy(truth, mine_templates(messages).ids) >= DRAIN_PUBLISHED[name]
+
+
+def test_fast_path_matches_plain_masking():
+    """Digit zeroing, hashed dedupe and staged masking give exactly what masking every line does."""
+    from holoops.analyze.patterns import DEFAULT_MASKS
+
+    lines, _, _ = _synthetic(2)
+    lines += ["node-17 up 0x1F after 5x3 ms", "uuid 3f2504e0-4f89-11d3-9a0c-0305e82c3301 at 10.0.0.1:80",
+              "mac a4:5e:60:c2:1d:e9 id deadbeef12 size 4 KB", ""]
+    plain = MinerConfig(masks=(*DEFAULT_MASKS, (r"\x00never\x00", "")))  # any other masks: plain path
+    # the one-pass byte path, the dict-first dedupe (many lines), a line with a newline (fallback)
+    for data in (lines, lines * 12, [*lines, "multi\nline 7"]):
+        a = mine_templates(data)
+        b = mine_templates(data, config=plain)
+        assert a.templates == b.templates and (a.ids == b.ids).all() and a.counts == b.counts

@@ -9,7 +9,9 @@ How, in three steps, with one default configuration for any log (:class:`MinerCo
    sign, hex tail or unit (``blk_-42`` -> ``blk_<*>``, ``23ms``/``4.0 KB`` -> ``<*>``, ``U11`` ->
    ``U<*>``). A run of masks joined by punctuation becomes one ``<*>``.
 2. **Dedupe**: most logs collapse to a few hundred distinct masked shapes; everything after works on
-   those shapes, which is where the speed comes from.
+   those shapes, which is where the speed comes from. With the default masks every ASCII digit is first
+   zeroed in one C pass (the masks treat all digits alike, so this is exact), which merges lines that
+   differ only in numbers before the regexes run; dedupe is by Rust hashes (polars), verified.
 3. **Group** shapes of equal token count: a position becomes a variable when, with every other
    position fixed, it takes ``min_distinct`` or more values, or its values are one identifier with
    variable parts (a bare ``<*>`` among literals; all values masked, e.g. ``rdd_<*>``/``broadcast_<*>``).
@@ -44,7 +46,7 @@ DEFAULT_MASKS: tuple[tuple[str, str], ...] = (
     ("|".join((
         r"[A-Za-z][A-Za-z0-9+.\-]*://\S+",
         r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
-        _B + r"0[xX][0-9a-fA-F]+" + _B,
+        _B + r"[0-9][xX][0-9a-fA-F]+" + _B,  # 0x1f (any digit: see _zero_digits)
         _B + r"(?:[0-9a-f]{12,}|[0-9A-F]{12,}|[a-fA-F][0-9a-fA-F]{7,})" + _B,
         _B + r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?::[0-9]+)?" + _B,
         _B + r"[0-9a-fA-F]{2}(?:[:\-][0-9a-fA-F]{2}){5}" + _B,
@@ -119,31 +121,150 @@ def _as_list(messages: Any) -> list:
         return messages.fillna("").astype(str).tolist()
     if mod == "numpy":
         return messages.astype(str).tolist()
+    if isinstance(messages, list) and set(map(type, messages)) <= {str}:
+        return messages  # already strings (checked at C speed); never modified here
     return ["" if m is None else str(m) for m in messages]
 
 
-def mask_messages(messages: list[str], config: MinerConfig | None = None) -> list[str]:
-    """Apply the masks to ``messages`` (vectorised); returns the masked strings."""
+def _mask(lines: list[str], masks: tuple[tuple[str, str], ...]) -> list[str]:
+    """Apply ``masks`` in order to ``lines`` with polars (Rust regex); returns the masked strings."""
     import polars as pl
 
-    config = config or MinerConfig()
-    s = pl.Series("m", messages, dtype=pl.String)
+    if not lines or not masks:
+        return list(lines)
+    s = pl.Series("m", lines, dtype=pl.String)
     # polars runs separate expressions in parallel: cut the column into one part per core
-    parts = max(1, min(os.cpu_count() or 1, len(messages) // 2000))
-    step = -(-len(messages) // parts)
+    parts = max(1, min(os.cpu_count() or 1, len(lines) // 2000))
+    if parts == 1:
+        expr = pl.col("m")
+        for pattern, repl in masks:
+            expr = expr.str.replace_all(pattern, repl)
+        return s.to_frame().select(expr).to_series().to_list()
+    step = -(-len(lines) // parts)
     frame = pl.DataFrame({f"m{i}": s.slice(i * step, step).extend_constant(None, step - len(
         s.slice(i * step, step))) for i in range(parts)})
     exprs = []
     for i in range(parts):
         expr = pl.col(f"m{i}")
-        for pattern, repl in (*config.extra_masks, *config.masks):
+        for pattern, repl in masks:
             expr = expr.str.replace_all(pattern, repl)
         exprs.append(expr)
     out = frame.select(exprs)
     masked: list[str] = []
     for i in range(parts):
         masked.extend(out.get_column(f"m{i}").to_list())
-    return masked[:len(messages)]
+    return masked[:len(lines)]
+
+
+def mask_messages(messages: list[str], config: MinerConfig | None = None) -> list[str]:
+    """Apply the masks to ``messages`` (vectorised); returns the masked strings."""
+    config = config or MinerConfig()
+    return _mask(list(messages), (*config.extra_masks, *config.masks))
+
+
+_ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+#: the default masks in stages (mask counts), deduplicated after each (one stage measured fastest)
+_DEFAULT_STAGES = (len(DEFAULT_MASKS),)
+#: above this many lines, mine_templates dedupes the raw lines with a dict before zeroing digits
+_DICT_FIRST = 20_000
+
+
+def _zero_digits(lines: list[str]) -> list[str]:
+    """Every ASCII digit replaced by ``0``, in one C pass over the joined text.
+
+    The default masks only ever test digits as a class (``[0-9]``, hex, lengths) and mask every digit
+    run, so a line and its zeroed form mask to the same string; zeroing first merges lines that differ
+    only in their numbers, which cuts the lines the regexes must run on several times over.
+    """
+    if not lines:
+        return []
+    enc = ("utf-8", "surrogatepass")
+    out = "\n".join(lines).encode(*enc).translate(_ZERO_DIGITS).decode(*enc).split("\n")
+    if len(out) != len(lines):  # some line holds a newline: do it line by line
+        out = [m.encode(*enc).translate(_ZERO_DIGITS).decode(*enc) for m in lines]
+    return out
+
+
+def _factorize(items: list) -> tuple[np.ndarray, list]:
+    """``(codes, uniques)``: uniques in first-seen order, ``uniques[codes[i]] == items[i]``."""
+    import numpy as np
+
+    uniques = list(dict.fromkeys(items))
+    pos = {u: i for i, u in enumerate(uniques)}
+    return np.fromiter(map(pos.__getitem__, items), dtype=np.int64, count=len(items)), uniques
+
+
+def _pl_factorize(s: Any) -> tuple[np.ndarray, Any]:
+    """``(codes, uniques)`` of a polars String Series, in Rust: 64-bit hashes factorized by pandas,
+    uniques in first-seen order. A second, independently seeded 64-bit hash must agree within every code
+    (else the exact dict path runs), so a wrong merge needs two simultaneous collisions (~2**-128)."""
+    import numpy as np
+    import pandas as pd
+    import polars as pl
+
+    codes = pd.factorize(s.hash(seed=0).to_numpy(), sort=False)[0].astype(np.int64, copy=False)
+    n = len(codes)
+    new = np.ones(n, dtype=bool)
+    if n > 1:  # codes are numbered in first-seen order: a new value is one above every earlier code
+        new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
+    first = np.flatnonzero(new)
+    uniques = s.gather(first)
+    check = s.hash(seed=1).to_numpy()  # an independent hash agrees within every code, or: exact path
+    if len(uniques) < n and not (check[first][codes] == check).all():
+        codes, values = _factorize(s.to_list())
+        uniques = pl.Series(s.name, values, dtype=pl.String)
+    return codes, uniques
+
+
+def _zeroed_distinct(lines: list[str]) -> tuple[np.ndarray, Any] | None:
+    """``(codes, distinct)``: the lines with every ASCII digit zeroed (see :func:`_zero_digits`),
+    factorized; ``distinct`` is a polars Series, each line ending in ``"\\n"`` (whitespace to every mask,
+    dropped by the split). One join, one ``bytes.translate`` and one Arrow buffer, no per-line Python.
+    None when a line holds a newline or cannot be encoded (the caller takes the plain path)."""
+    import numpy as np
+    import polars as pl
+    import pyarrow as pa
+
+    try:
+        data = ("\n".join(lines) + "\n").encode("utf-8").translate(_ZERO_DIGITS)
+    except UnicodeEncodeError:
+        return None
+    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
+    if len(ends) != len(lines):
+        return None
+    offsets = np.empty(len(lines) + 1, dtype=np.int64)
+    offsets[0] = 0
+    offsets[1:] = ends + 1
+    arr = pa.LargeStringArray.from_buffers(len(lines), pa.py_buffer(offsets), pa.py_buffer(data))
+    return _pl_factorize(pl.Series("m", arr))
+
+
+def _mask_distinct(codes: np.ndarray, s: Any, masks: tuple[tuple[str, str], ...],
+                   stages: tuple[int, ...]) -> tuple[np.ndarray, list[str]]:
+    """Apply ``masks`` to the distinct lines ``s`` (polars Series), deduplicating again after each
+    stage (``stages``: mask counts per stage) so later masks run on fewer lines; returns the composed
+    codes and the distinct masked lines."""
+    import polars as pl
+
+    start = 0
+    for size in stages:
+        # polars runs separate expressions in parallel: one slice of the lines per core
+        parts = max(1, min(os.cpu_count() or 1, len(s) // 500))
+        step = -(-len(s) // parts)
+        frame = pl.DataFrame({f"m{i}": s.slice(i * step, step).extend_constant(None, step - len(
+            s.slice(i * step, step))) for i in range(parts)})
+        exprs = []
+        for i in range(parts):
+            expr = pl.col(f"m{i}")
+            for pattern, repl in masks[start:start + size]:
+                expr = expr.str.replace_all(pattern, repl)
+            exprs.append(expr)
+        start += size
+        out = frame.select(exprs)
+        masked = pl.concat([out.get_column(f"m{i}") for i in range(parts)]).head(len(s)).alias("m")
+        sub_codes, s = _pl_factorize(masked)
+        codes = sub_codes[codes]
+    return codes, s.to_list()
 
 
 def _collapse_runs(tokens: list[str]) -> tuple[str, ...]:
@@ -178,40 +299,84 @@ def _same_kind(values: set[str]) -> bool:
 
 
 def _group_shapes(shapes: list[tuple[str, ...]], config: MinerConfig) -> list[tuple[str, ...]]:
-    """Map each distinct masked token tuple to its template tuple."""
-    by_len: dict[int, list[int]] = {}
-    for i, sh in enumerate(shapes):
-        by_len.setdefault(len(sh), []).append(i)
-    out: list[tuple[str, ...]] = list(shapes)
+    """Map each distinct masked token tuple to its template tuple.
+
+    Within each token count, position ``p`` is grouped by the other positions ("every other token
+    fixed"); a group whose values at ``p`` qualify becomes one row with ``<*>`` at ``p``; this repeats
+    until a pass changes nothing. Rows are kept distinct (a merged group is one row), so "no two rows
+    agree off ``p``" is just "all keys distinct". Each row keeps the sum of its token hashes: the key
+    "all positions but ``p``" is one subtraction, and a position is dismissed with C-level set sizes.
+    Keys that repeat are regrouped by the exact tokens (a hash collision can only merge keys, never split
+    one), so the result is exactly that of grouping by token tuples. A position is also skipped when no
+    other position changed since it was last grouped (its groups, and so its outcome, are unchanged).
+    """
+    from collections import Counter
+    from operator import sub
+
+    by_len: dict[int, list[tuple[str, ...]]] = {}
+    for sh in dict.fromkeys(shapes):
+        by_len.setdefault(len(sh), []).append(sh)
     k = max(0, config.key_tokens)
-    for n, idx in by_len.items():
-        if len(idx) < 2:
+    min_distinct = config.min_distinct
+    repl: dict[tuple[str, ...], tuple[str, ...]] = {}  # row -> the row it was merged into
+    for n, rows in by_len.items():
+        if len(rows) < 2:
             continue
-        cur = {i: list(shapes[i]) for i in idx}
+        totals = [sum(map(hash, row)) for row in rows]
+        cols: list[tuple[str, ...]] | None = None
+        stamp = [0] * n       # version of the last change at each position
+        seen = [-1] * n       # version when each position was last grouped
+        version = 0
         changed = True
         while changed:
             changed = False
             for p in range(n):
-                groups: dict[tuple, list[int]] = {}
-                for i in idx:
-                    t = cur[i]
-                    groups.setdefault((*t[:p], *t[p + 1:]), []).append(i)
+                if seen[p] >= 0 and max(stamp[:p] + stamp[p + 1:]) <= seen[p]:
+                    continue
+                seen[p] = version
+                if cols is None:
+                    cols = list(zip(*rows, strict=True))
+                col = cols[p]
+                keys = list(map(sub, totals, map(hash, col)))
+                if len(set(keys)) == len(rows):  # no two rows agree off p
+                    continue
+                multi = {key for key, c in Counter(keys).items() if c > 1}
+                groups: dict[tuple[str, ...], list[int]] = {}
+                for r, key in enumerate(keys):
+                    if key in multi:
+                        row = rows[r]
+                        groups.setdefault(row[:p] + row[p + 1:], []).append(r)
+                drop: set[int] = set()
+                add: list[tuple[str, ...]] = []
                 for members in groups.values():
                     if len(members) < 2:
                         continue
-                    values = {cur[i][p] for i in members}
-                    if len(values) < 2:
-                        continue
+                    values = {col[r] for r in members}
                     if p < k:  # a key token merges only as one identifier with variable parts
                         ok = WILDCARD not in values and _same_kind(values)
                     else:
-                        ok = len(values) >= config.min_distinct or _same_kind(values)
+                        ok = len(values) >= min_distinct or _same_kind(values)
                     if ok:
-                        for i in members:
-                            cur[i][p] = WILDCARD
-                        changed = True
-        for i in idx:
-            out[i] = tuple(cur[i])
+                        row = rows[members[0]]
+                        new = (*row[:p], WILDCARD, *row[p + 1:])
+                        for r in members:
+                            if rows[r] != new:
+                                repl[rows[r]] = new
+                        drop.update(members)
+                        add.append(new)
+                if add:
+                    keep = [r for r in range(len(rows)) if r not in drop]
+                    rows = [rows[r] for r in keep] + add
+                    totals = [totals[r] for r in keep] + [sum(map(hash, row)) for row in add]
+                    cols = None
+                    version += 1
+                    stamp[p] = version
+                    changed = True
+    out: list[tuple[str, ...]] = []
+    for sh in shapes:
+        while sh in repl:
+            sh = repl[sh]
+        out.append(sh)
     return out
 
 
@@ -220,26 +385,48 @@ def mine_templates(messages: Any, *, config: MinerConfig | None = None) -> Templ
 
     ``messages``: a list/array of strings, or a pandas or polars Series (nulls count as ""). Give the
     message text (no timestamp/level header). Returns a :class:`TemplateResult`.
+
+    Every step works on distinct strings only: distinct lines; with the default masks, distinct lines
+    with every digit zeroed (:func:`_zero_digits`, exact); distinct masked lines; distinct templates.
+    The line -> template map is the composition of the per-step codes (numpy fancy indexing).
     """
     import numpy as np
-    import pandas as pd
 
     config = config or MinerConfig()
     lines = _as_list(messages)
     if not lines:
         return TemplateResult(np.zeros(0, dtype=np.int64), [], [])
-    codes, uniques = pd.factorize(pd.Series(lines, dtype=object), sort=False)
-    masked = mask_messages(list(uniques), config)
-    mcodes, muniques = pd.factorize(pd.Series(masked, dtype=object), sort=False)
+    fast = None
+    if config.masks == DEFAULT_MASKS and not config.extra_masks:
+        # many lines: exact repeats dominate, a dict dedupe (cached str hashes) first is cheaper than
+        # zeroing every byte; few lines: one byte pass over all of them is cheaper (same result)
+        raw_codes, raw = _factorize(lines) if len(lines) > _DICT_FIRST else (None, lines)
+        fast = _zeroed_distinct(raw)
+    if fast is not None:
+        zcodes, zdistinct = fast
+        mcodes, muniques = _mask_distinct(zcodes if raw_codes is None else zcodes[raw_codes], zdistinct,
+                                          config.masks, _DEFAULT_STAGES)
+    else:  # user masks (they may test digit values) or an odd line: masks on the distinct lines as given
+        codes, uniques = _factorize(lines)
+        if config.masks == DEFAULT_MASKS:
+            if config.extra_masks:
+                uniques = _mask(uniques, config.extra_masks)
+            zcodes, uniques = _factorize(_zero_digits(uniques))
+            codes = zcodes[codes]
+            masked = _mask(uniques, config.masks)
+        else:
+            masked = _mask(uniques, (*config.extra_masks, *config.masks))
+        mcodes, muniques = _factorize(masked)
+        mcodes = mcodes[codes]
     shapes = [_collapse_runs(m.split()) for m in muniques]
     templ = _group_shapes(shapes, config)
-    tcodes, tuniques = pd.factorize(pd.Series([" ".join(t) for t in templ], dtype=object), sort=False)
-    line_t = np.asarray(tcodes, dtype=np.int64)[np.asarray(mcodes)][np.asarray(codes)]
+    tcodes, tuniques = _factorize([" ".join(t) for t in templ])
+    line_t = tcodes[mcodes]
     counts = np.bincount(line_t, minlength=len(tuniques))
     order = np.argsort(-counts, kind="stable")
     remap = np.empty_like(order)
     remap[order] = np.arange(len(order))
-    return TemplateResult(remap[line_t], [str(tuniques[i]) for i in order], counts[order].tolist())
+    return TemplateResult(remap[line_t], [tuniques[i] for i in order], counts[order].tolist())
 
 
 def grouping_accuracy(truth: Any, predicted: Any) -> float:
