@@ -1,0 +1,249 @@
+"""Shared, vectorised normalisation and validation of records into canonical frames (polars)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import polars as pl
+
+from holoops.ingest import DeadLetter
+
+TS = pl.Datetime("ns", "UTC")
+
+#: source field names accepted for each canonical column (first present wins)
+ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
+    "logs": {"ts": ("ts", "timestamp", "time", "@timestamp", "datetime", "date"),
+             "message": ("message", "msg", "line", "log"),
+             "service": ("service", "app", "service_name", "job", "container_name", "container"),
+             "level": ("level", "severity", "lvl", "loglevel", "detected_level", "severity_text")},
+    "metrics": {"ts": ("ts", "timestamp", "time"), "metric": ("metric", "__name__", "name"),
+                "service": ("service", "job"), "instance": ("instance",), "value": ("value",)},
+    "spans": {"trace_id": ("trace_id", "traceID", "traceId"), "span_id": ("span_id", "spanID", "spanId"),
+              "parent_id": ("parent_id", "parentSpanId", "parent_span_id"),
+              "service": ("service", "service_name", "serviceName"),
+              "operation": ("operation", "operationName", "name"),
+              "start": ("start", "start_time", "startTime", "ts"),
+              "duration_ms": ("duration_ms",), "status": ("status",)},
+    "events": {"ts": ("ts", "timestamp", "time"), "kind": ("kind", "type"),
+               "service": ("service",), "detail": ("detail", "message", "description")},
+}
+REQUIRED = {"logs": ("ts", "message"), "metrics": ("ts", "metric", "value"),
+            "spans": ("trace_id", "span_id", "start"), "events": ("ts", "kind")}
+TS_COLS = {"logs": ("ts",), "metrics": ("ts",), "spans": ("start",), "events": ("ts", "end")}
+FLOAT_COLS = {"logs": ("latency_ms",), "metrics": ("value",), "spans": ("duration_ms", "payload_bytes"),
+              "events": ()}
+INT_COLS = {"logs": ("status",), "spans": ("attempt",), "metrics": (), "events": ()}
+NON_NEGATIVE = {"latency_ms", "duration_ms", "payload_bytes", "attempt"}
+NO_NAN = {"value", "latency_ms", "duration_ms", "payload_bytes"}
+STR_COLS = {"logs": ("service", "level", "message", "route", "trace_id", "error_category", "instance"),
+            "metrics": ("metric", "service", "instance"),
+            "spans": ("trace_id", "span_id", "parent_id", "service", "operation", "status", "peer"),
+            "events": ("kind", "service", "detail", "severity", "version")}
+
+LEVELS = {"trace": "debug", "debug": "debug", "dbg": "debug", "d": "debug", "info": "info",
+          "information": "info", "informational": "info", "notice": "info", "i": "info",
+          "warn": "warning", "warning": "warning", "w": "warning", "error": "error", "err": "error",
+          "e": "error", "critical": "critical", "crit": "critical", "fatal": "critical",
+          "panic": "critical", "emerg": "critical", "alert": "critical", "f": "critical"}
+
+
+def canonical_order(kind: str) -> list[str]:
+    from holoops.frames import OPTIONAL, SCHEMAS
+
+    return [*SCHEMAS[kind], *OPTIONAL.get(kind, {})]
+
+
+def epoch_to_ns(v: pl.Expr, float_input: bool) -> pl.Expr:
+    """Epoch numbers to ns by magnitude: < 1e11 seconds, < 1e14 ms, < 1e17 µs, else ns."""
+    a = v.abs()
+    if float_input:
+        ns = (pl.when(a < 1e11).then(v * 1e9).when(a < 1e14).then(v * 1e6).when(a < 1e17).then(v * 1e3)
+              .otherwise(v)).round(0).cast(pl.Int64, strict=False)
+    else:
+        ns = (pl.when(a < 100_000_000_000).then(v * 1_000_000_000).when(a < 100_000_000_000_000)
+              .then(v * 1_000_000).when(a < 100_000_000_000_000_000).then(v * 1_000).otherwise(v))
+    return ns.cast(pl.Datetime("ns")).dt.replace_time_zone("UTC")
+
+
+def to_utc(col: str, dtype: pl.DataType) -> pl.Expr:
+    """Expression turning column ``col`` (string, number or datetime) into Datetime(ns, UTC); null if bad."""
+    c = pl.col(col)
+    if isinstance(dtype, pl.Datetime):
+        c = c.dt.replace_time_zone("UTC") if dtype.time_zone is None else c.dt.convert_time_zone("UTC")
+        return c.cast(TS)
+    if dtype.is_integer():
+        return epoch_to_ns(c.cast(pl.Int64), False)
+    if dtype.is_float():
+        return epoch_to_ns(c.cast(pl.Float64), True)
+    if dtype == pl.Date:
+        return c.cast(pl.Datetime("ns")).dt.replace_time_zone("UTC")
+    s = c.cast(pl.String).str.strip_chars()
+    iso = s.str.replace(" ", "T", literal=True, n=1).str.replace(",", ".", literal=True, n=1)
+    return pl.coalesce(
+        epoch_to_ns(s.cast(pl.Int64, strict=False), False),
+        epoch_to_ns(s.cast(pl.Float64, strict=False), True),
+        iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", time_zone="UTC", time_unit="ns", strict=False),
+        iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="ns", strict=False)
+        .dt.replace_time_zone("UTC"),
+    ).cast(TS)
+
+
+ISO_TZ = "%Y-%m-%dT%H:%M:%S%.f%#z"
+
+
+def parse_ts(df: pl.DataFrame, col: str) -> pl.Series:
+    """Column ``col`` of ``df`` as Datetime(ns, UTC) (null where unparsable); tries ISO-with-offset first and
+    runs the slower epoch/naive parsers only when some values are left unparsed."""
+    dtype = df.schema[col]
+    if dtype == pl.String:
+        s = df[col]
+        first = s.drop_nulls().head(1).to_list()
+        fmt = "%Y-%m-%dT%H:%M:%S%.fZ" if first and first[0].endswith("Z") and "T" in first[0] else ISO_TZ
+        out = s.str.to_datetime(fmt, time_zone="UTC", time_unit="ns", strict=False)
+        if out.null_count() == s.null_count():
+            return out.cast(TS)
+        return df.select(pl.coalesce(pl.lit(out), to_utc(col, dtype))).to_series().cast(TS)
+    return df.select(to_utc(col, dtype)).to_series()
+
+
+def apply_aliases(df: pl.DataFrame, kind: str) -> pl.DataFrame:
+    """Rename/derive canonical columns from accepted aliases (first present alias wins)."""
+    exprs = []
+    drop = []
+    for canon, names in ALIASES[kind].items():
+        present = [n for n in names if n in df.columns]
+        if not present or present == [canon]:
+            continue
+        exprs.append(pl.coalesce([pl.col(n) for n in present]).alias(canon)
+                     if len({df.schema[n] for n in present}) == 1
+                     else pl.coalesce([pl.col(n).cast(pl.String) for n in present]).alias(canon))
+        drop += [n for n in present if n != canon]
+    if exprs:
+        df = df.with_columns(exprs).drop([d for d in dict.fromkeys(drop) if d not in ALIASES[kind] and d != "job"])
+    return df
+
+
+def _blank(col: str, dtype: pl.DataType) -> pl.Expr:
+    c = pl.col(col)
+    if dtype == pl.String:
+        return c.is_null() | (c.str.strip_chars() == "")
+    return c.is_null()
+
+
+def validate(df: pl.DataFrame, kind: str, dl: DeadLetter,
+             raw: Callable[[list[int]], list[Any]] | None = None,
+             record: Callable[[list[int]], list[str]] | None = None,
+             line_of: Callable[[list[int]], list[int | None]] | None = None,
+             ) -> tuple[pl.DataFrame, dict[str, int]]:
+    """Reject bad rows of ``df`` (which carries a ``__line`` column) into ``dl``; return canonical frame.
+
+    ``raw(lines)`` returns the raw records for rejected line numbers (for the dead-letter entries);
+    without it the row itself is serialised. For records inside a JSON document ``__line`` is a record
+    id, ``record(ids)`` gives their JSON paths and ``line_of(ids)`` their lines (else null).
+    Returns ``(frame, normalised_counts)``.
+    """
+    df = apply_aliases(df, kind)
+    schema = df.schema
+    fails: list[tuple[pl.Expr, str, str]] = []  # (bad-row condition, field, reason), checked in order
+    for col in REQUIRED[kind]:
+        if col not in schema:
+            fails.append((pl.lit(True), col, "missing_field"))
+        else:
+            fails.append((_blank(col, schema[col]), col, "missing_field"))
+    casts: dict[str, Any] = {}
+    for col in TS_COLS[kind]:
+        if col in schema:
+            casts[col] = parse_ts(df, col)
+            fails.append((~_blank(col, schema[col]) & pl.col(f"__c_{col}").is_null(), col, "bad_timestamp"))
+    for col, target in [*((c, pl.Float64) for c in FLOAT_COLS[kind]), *((c, pl.Int64) for c in INT_COLS[kind])]:
+        if col not in schema:
+            continue
+        if schema[col] == target:
+            casted = pl.col(col)
+        else:
+            src = pl.col(col)
+            if schema[col] == pl.String:
+                src = src.str.strip_chars()
+                if target == pl.Float64:  # accept Prometheus spellings of special values
+                    src = src.replace({"+Inf": "inf", "-Inf": "-inf", "Inf": "inf"})
+            if schema[col] == pl.Boolean:
+                casted = pl.lit(None, dtype=target)
+            else:
+                casted = src.cast(target, strict=False)
+            if target == pl.Int64 and schema[col] in (pl.String, pl.Float64, pl.Float32):
+                # "200" and 200.0 are fine, "200.5"/"OK" are not
+                f = src.cast(pl.Float64, strict=False)
+                casted = pl.when(f.is_not_null() & (f == f.round(0))).then(f.cast(pl.Int64, strict=False))
+            fails.append((~_blank(col, schema[col]) & pl.col(f"__c_{col}").is_null(), col, "mistyped_field"))
+        casts[col] = casted
+        c = pl.col(f"__c_{col}")
+        if col in NO_NAN and target == pl.Float64:
+            fails.append((c.is_nan().fill_null(False), col, "nan_value"))
+        if col in NON_NEGATIVE:
+            fails.append(((c < 0).fill_null(False), col, "negative_value"))
+
+    df = df.with_columns([(v if isinstance(v, pl.Expr) else pl.lit(v)).alias(f"__c_{k}") for k, v in casts.items()])
+    code = pl.lit(None, dtype=pl.Int32)
+    for i in range(len(fails) - 1, -1, -1):
+        code = pl.when(fails[i][0]).then(pl.lit(i, dtype=pl.Int32)).otherwise(code)
+    df = df.with_columns(code.alias("__code"))
+    bad = df.filter(pl.col("__code").is_not_null())
+    if bad.height:
+        lines = bad["__line"].to_list()
+        codes = bad["__code"].to_list()
+        if raw is not None:
+            raws = raw(lines)
+        else:
+            raws = [str({k: v for k, v in r.items() if not k.startswith("__")})
+                    for r in bad.head(1000).iter_rows(named=True)] + [""] * max(0, bad.height - 1000)
+        recs = record(lines) if record is not None else None
+        out_lines = line_of(lines) if line_of is not None else [None] * len(lines) if record else lines
+        dl.reject_many(out_lines, [fails[c][1] for c in codes], [fails[c][2] for c in codes], raws, records=recs)
+        df = df.filter(pl.col("__code").is_null())
+    df = df.drop([k for k in casts] + ["__code"]).rename({f"__c_{k}": k for k in casts})
+
+    normalised: dict[str, int] = {}
+    # string columns, canonical extras
+    str_fix = [pl.col(c).cast(pl.String) for c in STR_COLS[kind] if c in df.columns and df.schema[c] != pl.String]
+    if str_fix:
+        df = df.with_columns(str_fix)
+    if kind == "logs":
+        if "level" not in df.columns:
+            df = df.with_columns(level=pl.lit("info"))
+        lv = pl.col("level").str.strip_chars().str.to_lowercase()
+        mapped = lv.replace_strict(LEVELS, default=None, return_dtype=pl.String)
+        n_unknown = df.select((mapped.is_null() & pl.col("level").is_not_null()).sum()).item()
+        if n_unknown:
+            normalised["level"] = int(n_unknown)
+        df = df.with_columns(level=mapped.fill_null("unknown"))
+    if kind == "spans":
+        st = pl.col("status").cast(pl.String).str.strip_chars().str.to_lowercase() \
+            if "status" in df.columns else pl.lit(None, dtype=pl.String)
+        err = st.is_in(["error", "err", "2", "status_code_error", "true", "failed", "failure"]) | (
+            st.cast(pl.Int64, strict=False) >= 500).fill_null(False)
+        df = df.with_columns(status=pl.when(err).then(pl.lit("error")).otherwise(pl.lit("ok")))
+        df = df.with_columns(parent_id=pl.col("parent_id").fill_null("") if "parent_id" in df.columns
+                             else pl.lit(""))
+    from holoops.frames import SCHEMAS
+
+    missing = {c: pl.lit(None, dtype=TS if t == "ts" else pl.Float64 if t == "float" else pl.String)
+               for c, t in SCHEMAS[kind].items() if c not in df.columns}
+    if missing:
+        df = df.with_columns(**missing)
+    if kind == "events":
+        df = df.with_columns(detail=pl.col("detail").fill_null(""))
+    order = [c for c in canonical_order(kind) if c in df.columns]
+    rest = [c for c in df.columns if c not in order and not c.startswith("__")]
+    return df.select(order + rest), normalised
+
+
+def frame_from_columns(cols: dict[str, list[Any]]) -> pl.DataFrame:
+    """A polars frame from python lists, each column typed loosely (strings unless uniform numbers)."""
+    out = {}
+    for k, v in cols.items():
+        try:
+            out[k] = pl.Series(k, v, strict=True)
+        except (TypeError, pl.exceptions.PolarsError, OverflowError):
+            out[k] = pl.Series(k, [None if x is None else str(x) for x in v], dtype=pl.String)
+    return pl.DataFrame(out)
