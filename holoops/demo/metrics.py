@@ -131,7 +131,9 @@ def build_metrics(m: Model):
             out.add("process_cpu_seconds_total", s, i, counter(cores * step, rs, float(rng.integers(100, 5000))))
             lim = svc.resources.memory.limit_bytes
             age_h = since_reset(n, rs) * step / 3600 + (0 if rs else rng.uniform(0, 48))
-            rss = lim * (0.3 + 0.004 * age_h.clip(0, 100) + 0.02 * req_rate / (svc.replica_capacity_rps or 100))
+            # warm-up after a (re)start: caches fill over a few hours, then memory plateaus and tracks load
+            warm = 0.25 * (1 - np.exp(-age_h / 6.0))
+            rss = lim * (0.3 + warm + 0.02 * req_rate / (svc.replica_capacity_rps or 100))
             rss = rss * np.exp(0.01 * rng.standard_normal(n))
             out.add("process_resident_memory_bytes", s, i, np.round(rss))
             out.add("up", s, i, m.up[key].astype(np.float64), always=True)
