@@ -93,3 +93,15 @@ def test_growth_scenario_scales_traffic_driven_resources():
     assert grown.get("telemetry", "disk").exhaustion["likely"] < base.get("telemetry", "disk").exhaustion["likely"]
     need = grown.replicas_needed(grown.get("math-core", "cpu"))
     assert need is not None and need >= base.replicas_needed(base.get("math-core", "cpu"))
+
+
+def test_demo_fleet_disk_exhaustion_and_no_false_alarms(demo_week):
+    """On the demo fleet: telemetry's filling disk gets an interval holding the true exhaustion time,
+    and no other resource of any service is predicted to run out."""
+    rep = capacity_report(demo_week.metrics, load_fleet(), horizon_days=30)
+    truth = pd.Timestamp(demo_week.incident("disk_exhaustion")["exhausts_at"])
+    ex = rep.get("telemetry", "disk").exhaustion
+    assert ex["earliest"] <= truth <= ex["latest"], (ex, truth)
+    assert [(f.service, f.resource) for f in rep.alarms()] == [("telemetry", "disk")]
+    table = rep.table()
+    assert table["MASE"].notna().sum() >= len(table) - 3  # every forecast with enough data is backtested

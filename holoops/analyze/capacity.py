@@ -37,6 +37,8 @@ Z95 = 1.959964
 TRAFFIC_DRIVEN = {"requests", "cpu"}
 #: resources that accumulate (growth scales their rate of increase, not their level)
 ACCUMULATING = {"disk"}
+#: the shortest regime a trend is extrapolated from (a day: one full daily cycle)
+MIN_TREND_HOURS = 24
 
 
 @dataclass
@@ -113,7 +115,8 @@ def usage_series(metrics: Any, fleet: FleetProfile, *, step: str = "1h") -> list
     def frame(keys, mat, how):
         out = {}
         for key, row in zip(keys, mat, strict=True):
-            s = pd.Series(row, index=grid_idx).resample(step).agg(how).dropna()
+            # each value stands for the hour that ENDS at its timestamp (a "last" sample is read then)
+            s = pd.Series(row, index=grid_idx).resample(step, closed="right", label="right").agg(how).dropna()
             out[key[0]] = s
         return out
 
@@ -155,34 +158,69 @@ def usage_series(metrics: Any, fleet: FleetProfile, *, step: str = "1h") -> list
 # modelling
 # --------------------------------------------------------------------------------------------------
 def latest_regime(y: pd.Series, *, min_points: int = 24, penalty: float = 10.0) -> pd.Timestamp | None:
-    """Start of the latest linear regime: the break that best splits ``y`` into two lines.
+    """Start of the latest linear regime of ``y`` (daily cycle removed first), or None.
 
-    Candidate breaks are tried every 3 points; a break is kept when it lowers the BIC by more than
-    ``penalty``. Returns None when one line (plus noise) explains the series.
+    The break that best splits the series into two lines is kept when it lowers the BIC by more than
+    ``penalty`` (each side at least ``min_points``). The search then repeats inside the later part with
+    half that minimum, accepting a break there only where the slope at least halves: a restart followed
+    by a warm-up and a plateau ends at the plateau, where the series is heading now.
     """
+    start = None
+    part = _without_daily_cycle(y)
+    need, flattening = min_points, False
+    while True:
+        found = _best_break(part.to_numpy(dtype=float), need, penalty)
+        if found is None:
+            return start
+        k, before, after = found
+        if flattening and abs(after) > 0.5 * abs(before):
+            return start
+        start = part.index[k]
+        part = part.iloc[k:]
+        need, flattening = max(min_points // 2, 6), True
+
+
+def _without_daily_cycle(y: pd.Series) -> pd.Series:
+    """``y`` minus its daily Fourier component (fitted with a trend), when there are 2+ days of it."""
+    import numpy as np
+    import statsmodels.api as sm
+
+    if len(y) < 48:
+        return y
+    step = y.index[1] - y.index[0]
+    x = _design(y.index, y.index[0], step, [(24.0, 3)], trend=True)
+    fit = sm.OLS(y.to_numpy(dtype=float), x.to_numpy()).fit()
+    seasonal = x.iloc[:, 2:].to_numpy() @ np.asarray(fit.params)[2:]
+    return y - seasonal
+
+
+def _best_break(v, min_points: int, penalty: float) -> tuple[int, float, float] | None:
+    """(index, slope before, slope after) of the best two-line split, or None when one line will do."""
     import numpy as np
 
-    v = y.to_numpy(dtype=float)
     n = len(v)
     if n < 2 * min_points:
         return None
     t = np.arange(n, dtype=float)
 
-    def sse(a, b):
-        x, z = t[a:b], v[a:b]
-        coef = np.polyfit(x, z, 1)
-        return float(((np.polyval(coef, x) - z) ** 2).sum())
+    def fit(a, b):
+        coef = np.polyfit(t[a:b], v[a:b], 1)
+        return float(((np.polyval(coef, t[a:b]) - v[a:b]) ** 2).sum()), float(coef[0])
 
-    base = sse(0, n)
+    base, _ = fit(0, n)
+    if base <= 1e-12 * max(float(np.var(v)) * n, 1e-300):  # a perfect line: nothing to split
+        return None
     best, best_k = base, None
-    for k in range(min_points, n - min_points + 1, 3):
-        s = sse(0, k) + sse(k, n)
+    for k in range(min_points, n - min_points + 1, 2):
+        s = fit(0, k)[0] + fit(k, n)[0]
         if s < best:
             best, best_k = s, k
     if best_k is None:
         return None
-    bic_gain = n * math.log(max(base, 1e-12) / max(best, 1e-12)) - 3 * math.log(n)
-    return y.index[best_k] if bic_gain > penalty else None
+    bic_gain = n * math.log(max(base, 1e-300) / max(best, 1e-300)) - 3 * math.log(n)
+    if bic_gain <= penalty:
+        return None
+    return best_k, fit(0, best_k)[1], fit(best_k, n)[1]
 
 
 def _fourier(index: pd.DatetimeIndex, periods_h: list[tuple[float, int]]):
@@ -241,7 +279,7 @@ def _regression_ar1(y: pd.Series, horizon: int, *, trend: bool = True):
     return future, x_fut.to_numpy(), np.asarray(fit.params), cov, resid[-1], rho, sigma2
 
 
-def _fit_trend_model(y: pd.Series, horizon: int):
+def _fit_trend_model(y: pd.Series, horizon: int, *, trend: bool = True):
     """Forecast a level: regression on trend + seasonality with AR(1) errors; returns (mean, sd).
 
     sd² = the AR(1) forecast-error variance σ²(1-ρ^2h)/(1-ρ²) plus the coefficients' own uncertainty
@@ -250,7 +288,7 @@ def _fit_trend_model(y: pd.Series, horizon: int):
     import numpy as np
     import pandas as pd
 
-    future, xf, beta, cov, last, rho, sigma2 = _regression_ar1(y, horizon)
+    future, xf, beta, cov, last, rho, sigma2 = _regression_ar1(y, horizon, trend=trend)
     h = np.arange(1, horizon + 1, dtype=float)
     mean = xf @ beta + last * rho**h
     noise = sigma2 * (1 - rho ** (2 * h)) / (1 - rho**2)
@@ -314,18 +352,27 @@ def forecast_resource(item: dict[str, Any], *, horizon_days: float = 30, growth:
     step_h = (y.index[1] - y.index[0]) / np.timedelta64(1, "h")
     m = int(round(24 / step_h))
     horizon = int(horizon_days * 24 / step_h)
-    regime = latest_regime(y)
+    # traffic-driven series carry a weekly cycle a week of data cannot tell from a change of regime
+    regime = None if item["resource"] in TRAFFIC_DRIVEN else latest_regime(y)
     fit_y = y[y.index >= regime] if regime is not None else y
     notes = []
     if regime is not None:
         notes.append(f"slope changed at {regime:%Y-%m-%d %H:%M} UTC; forecasting from the data since")
+    trend = len(fit_y) * step_h >= MIN_TREND_HOURS
+    if not trend:
+        notes.append(f"only {len(fit_y) * step_h:.0f} h since that change: too little to estimate a trend, "
+                     "forecasting its level and daily cycle")
 
     # backtest on the held-back tail
     hold = min(holdout_hours, max(len(fit_y) // 4, 1))
     train, test = fit_y.iloc[:-hold], fit_y.iloc[-hold:]
     mase_model = mase_naive = float("nan")
     model_loses = False
-    fit = _fit_accumulating if item["resource"] in ACCUMULATING else _fit_trend_model
+    if item["resource"] in ACCUMULATING:
+        fit = _fit_accumulating
+    else:
+        def fit(series, h):
+            return _fit_trend_model(series, h, trend=trend)
     if len(train) >= 2 * m // 2 + 6:
         mt, _ = fit(train, hold)
         nt, _ = _seasonal_naive(train, hold, m)
