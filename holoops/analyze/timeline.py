@@ -34,11 +34,11 @@ from holoops.analyze.counters import (
 __all__ = ["Deviation", "health_signals", "deviations", "detect_incidents", "suspects", "timeline"]
 
 RUNBOOKS = {
-    "errors": "runbooks/error-burst.ipynb",
-    "latency": "runbooks/latency-regression.ipynb",
-    "down": "runbooks/dependency-outage.ipynb",
-    "gpu": "runbooks/gpu-memory.ipynb",
-    "disk": "runbooks/disk-exhaustion.ipynb",
+    "errors": "runbooks/error_burst.ipynb",
+    "latency": "runbooks/latency_regression.ipynb",
+    "down": "runbooks/dependency_outage.ipynb",
+    "gpu": "runbooks/gpu_memory_pressure.ipynb",
+    "disk": "runbooks/disk_exhaustion.ipynb",
 }
 
 
