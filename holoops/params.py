@@ -201,6 +201,11 @@ class RunbookParams(NotebookParams):
     allow_actions: bool = Field(False, description="headless: run remediation actions (else dry-run)")
     platform: Literal["kubernetes", "systemd", "docker"] = Field("kubernetes",
                                                                   description="how services are run")
+    action_executor: Literal["subprocess", "record"] = Field(
+        "subprocess", description="how allowed actions run: 'subprocess' (the real command) or 'record' "
+                                  "(append the argv as a JSON line to `action_log`; runs nothing)")
+    action_log: str | None = Field(None, description="file the 'record' executor appends to "
+                                                     "(default: env HOLOOPS_ACTION_LOG or holoops-actions.jsonl)")
 
     @field_validator("onset", "around")
     @classmethod
