@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -90,6 +91,7 @@ def to_utc(col: str, dtype: pl.DataType) -> pl.Expr:
 
 
 ISO_TZ = "%Y-%m-%dT%H:%M:%S%.f%#z"
+_NUMBER = re.compile(r"^[+-]?\d+$")
 
 
 def parse_ts(df: pl.DataFrame, col: str) -> pl.Series:
@@ -98,9 +100,12 @@ def parse_ts(df: pl.DataFrame, col: str) -> pl.Series:
     dtype = df.schema[col]
     if dtype == pl.String:
         s = df[col]
-        first = s.drop_nulls().head(1).to_list()
+        first = s.head(1000).drop_nulls().head(1).to_list() or s.drop_nulls().head(1).to_list()
         fmt = "%Y-%m-%dT%H:%M:%S%.fZ" if first and first[0].endswith("Z") and "T" in first[0] else ISO_TZ
-        out = s.str.to_datetime(fmt, time_zone="UTC", time_unit="ns", strict=False)
+        if first and _NUMBER.match(first[0]):  # epoch numbers as text (exposition text, CSV)
+            out = df.select(epoch_to_ns(pl.col(col).cast(pl.Int64, strict=False), False)).to_series()
+        else:
+            out = s.str.to_datetime(fmt, time_zone="UTC", time_unit="ns", strict=False)
         if out.null_count() == s.null_count():
             return out.cast(TS)
         return df.select(pl.coalesce(pl.lit(out), to_utc(col, dtype))).to_series().cast(TS)
@@ -126,8 +131,8 @@ def apply_aliases(df: pl.DataFrame, kind: str) -> pl.DataFrame:
 
 def _blank(col: str, dtype: pl.DataType) -> pl.Expr:
     c = pl.col(col)
-    if dtype == pl.String:
-        return c.is_null() | (c.str.strip_chars() == "")
+    if dtype == pl.String:  # no non-whitespace character (cheaper than comparing a stripped copy)
+        return c.is_null() | ~c.str.contains(r"\S")
     return c.is_null()
 
 
@@ -211,12 +216,9 @@ def validate(df: pl.DataFrame, kind: str, dl: DeadLetter,
     if kind == "logs":
         if "level" not in df.columns:
             df = df.with_columns(level=pl.lit("info"))
-        lv = pl.col("level").str.strip_chars().str.to_lowercase()
-        mapped = lv.replace_strict(LEVELS, default=None, return_dtype=pl.String)
-        n_unknown = df.select((mapped.is_null() & pl.col("level").is_not_null()).sum()).item()
+        df, n_unknown = _normalise_levels(df)
         if n_unknown:
-            normalised["level"] = int(n_unknown)
-        df = df.with_columns(level=mapped.fill_null("unknown"))
+            normalised["level"] = n_unknown
     if kind == "spans":
         st = pl.col("status").cast(pl.String).str.strip_chars().str.to_lowercase() \
             if "status" in df.columns else pl.lit(None, dtype=pl.String)
@@ -236,6 +238,25 @@ def validate(df: pl.DataFrame, kind: str, dl: DeadLetter,
     order = [c for c in canonical_order(kind) if c in df.columns]
     rest = [c for c in df.columns if c not in order and not c.startswith("__")]
     return df.select(order + rest), normalised
+
+
+def _normalise_levels(df: pl.DataFrame) -> tuple[pl.DataFrame, int]:
+    """Map ``level`` onto the canonical levels (unknown values become "unknown"); returns (frame, n_unknown).
+
+    Levels have few distinct values: each is mapped once in Python and the column rewritten only when
+    some value is not canonical already.
+    """
+    if df.schema["level"] == pl.Null:
+        return df.with_columns(level=pl.lit("unknown", dtype=pl.String)), 0
+    lev = df["level"]
+    mapping = {u: LEVELS.get(u.strip().lower()) for u in lev.unique().drop_nulls().to_list()}
+    unknown = [u for u, v in mapping.items() if v is None]
+    n_unknown = int(lev.is_in(unknown).sum()) if unknown else 0
+    if lev.null_count() == 0 and all(u == v for u, v in mapping.items()):
+        return df, 0
+    known = {u: v for u, v in mapping.items() if v is not None}
+    return df.with_columns(level=pl.col("level").replace_strict(known, default=None, return_dtype=pl.String)
+                           .fill_null("unknown")), n_unknown
 
 
 def frame_from_columns(cols: dict[str, list[Any]]) -> pl.DataFrame:
