@@ -232,10 +232,9 @@ def configure_headless_output(height: int = 450) -> None:
 def load_data(params: Any, engine: str = "pandas") -> Any:
     """Load what ``params.source`` names. Modules are imported here, so a missing one only matters when used."""
     if params.source == "demo":
-        from holoops.demo import simulate
+        from holoops.demo import cached_simulate
 
-        return simulate(days=params.demo_days, seed=params.demo_seed,
-                        fleet=params.load_fleet() if params.fleet else None)
+        return cached_simulate(days=params.demo_days, seed=params.demo_seed, fleet=params.fleet)
     if params.source == "exports":
         from holoops.sources.exports import read_folder
 

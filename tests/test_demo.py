@@ -477,3 +477,20 @@ def test_cli_help_and_small_run(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "holoops.cli", "demo", "--formats", "xml", "--out", str(dest)],
                          capture_output=True, text=True)
     assert bad.returncode == 2 and "xml" in bad.stderr
+
+
+def test_cached_simulate_equals_simulate(tmp_path, monkeypatch):
+    """The on-disk cache gives back exactly what the simulator made, and misses on other arguments."""
+    from holoops.demo import cached_simulate, simulate
+
+    monkeypatch.setenv("HOLOOPS_CACHE_DIR", str(tmp_path))
+    fresh = simulate(days=1, seed=5)
+    first = cached_simulate(days=1, seed=5)
+    again = cached_simulate(days=1, seed=5)
+    assert len(list((tmp_path / "demo").iterdir())) == 1
+    for name in ("metrics", "logs", "spans", "events"):
+        pd.testing.assert_frame_equal(getattr(again, name), getattr(fresh, name), check_categorical=False)
+    assert again.truth == json.loads(json.dumps(first.truth, default=str)) and again.meta["seed"] == 5
+    assert again.window == fresh.window
+    cached_simulate(days=1, seed=6)
+    assert len(list((tmp_path / "demo").iterdir())) == 2

@@ -10,9 +10,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["DemoFleet", "simulate", "request_log", "write_request_log", "write_demo", "KINDS"]
+__all__ = ["DemoFleet", "simulate", "cached_simulate", "request_log", "write_request_log", "write_demo", "KINDS"]
 
-_WHERE = {"DemoFleet": "core", "simulate": "core", "request_log": "scale", "write_request_log": "scale",
+_WHERE = {"DemoFleet": "core", "simulate": "core", "cached_simulate": "cache", "request_log": "scale", "write_request_log": "scale",
           "write_demo": "writers", "KINDS": "schedule"}
 
 
