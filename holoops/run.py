@@ -136,13 +136,50 @@ def _harvest_records(nb) -> dict[str, Any]:
     return records
 
 
+def _ipc_kernel_manager() -> str:
+    """Kernels talk over Unix sockets, not TCP: no listening ports, nothing in plain text on the network."""
+    return "holoops.run.IPCKernelManager"
+
+
+def _make_ipc_manager():
+    from jupyter_client.manager import AsyncKernelManager
+
+    class IPCKernelManager(AsyncKernelManager):
+        def __init__(self, **kwargs: Any):
+            kwargs.setdefault("transport", "ipc")
+            super().__init__(**kwargs)
+            import tempfile
+
+            # the ipc socket files live in a private temp folder, removed with the kernel
+            self._ipc_dir = Path(tempfile.mkdtemp(prefix="holoops-kernel-"))
+            self.ip = str(self._ipc_dir / "kernel")
+
+        async def _async_cleanup_resources(self, restart: bool = False) -> None:
+            await super()._async_cleanup_resources(restart=restart)
+            if not restart:
+                import shutil
+
+                shutil.rmtree(self._ipc_dir, ignore_errors=True)
+
+    return IPCKernelManager
+
+
+def __getattr__(name: str) -> Any:  # IPCKernelManager is built on first use: jupyter_client loads lazily
+    if name == "IPCKernelManager":
+        cls = _make_ipc_manager()
+        globals()[name] = cls
+        return cls
+    raise AttributeError(name)
+
+
 def _quiet_papermill() -> None:
-    """papermill warns about the reserved ``holoops_notebook`` parameter; that warning is noise."""
+    """papermill warns about parameters a notebook's parameters cell does not list. holoops has already
+    validated every parameter against the notebook's schema (stricter than that warning), so it is noise."""
     import logging
 
     class _Reserved(logging.Filter):
         def filter(self, record: logging.LogRecord) -> bool:
-            return "holoops_notebook" not in record.getMessage()
+            return "Passed unknown parameter" not in record.getMessage()
 
     log = logging.getLogger("papermill")
     if not any(isinstance(f, _Reserved) or type(f).__name__ == "_Reserved" for f in log.filters):
@@ -191,7 +228,7 @@ def run_notebook(path: str | Path, parameters: dict[str, Any] | None = None, out
         try:
             pm.execute_notebook(str(path), str(raw_out), parameters={**overrides, "holoops_notebook": name},
                                 kernel_name=kernel_name, progress_bar=False, log_output=False,
-                                execution_timeout=timeout)
+                                execution_timeout=timeout, kernel_manager_class=_ipc_kernel_manager())
         except PapermillExecutionError as exc:
             failed_cell, failed_source = exc.cell_index, exc.source
             error = f"{exc.ename}: {exc.evalue}"
