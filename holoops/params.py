@@ -148,8 +148,8 @@ class DiagnosticsParams(NotebookParams):
 class CapacityParams(NotebookParams):
     """notebooks/capacity_planning: growth scenarios against resource limits."""
 
-    window: str = Field("28d", description="history used for the trend, e.g. 28d")
-    demo_days: int = Field(28, ge=1, le=90, description="days simulated (source=demo)")
+    window: str = Field("14d", description="history used for the trend, e.g. 14d")
+    demo_days: int = Field(14, ge=1, le=90, description="days simulated (source=demo)")
     growth: float = Field(0.3, gt=-1, le=100, description="extra load to plan for, 0.3 = +30 %")
     horizon_days: int = Field(90, ge=1, le=3650, description="planning horizon in days")
     target_utilisation: float = Field(0.7, gt=0, le=1, description="utilisation to stay under (0-1]")

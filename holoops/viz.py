@@ -33,23 +33,26 @@ def add_event_markers(fig: Any, events: Any = None, *, incidents: Any = None,
                       service: str | None = None) -> Any:
     """Vertical lines for events (deploy/config/alert/incident/restart) and shaded incident spans.
 
+    Each marker spans the figure's full height (all subplots share the x axis) and every marker is
+    added in one layout update: a per-subplot ``add_vline`` costs ~70 ms a call on multi-row figures.
     ``incidents``: Findings, truth dicts (``onset``/``end``) or None. Returns ``fig``.
     """
     import pandas as pd
 
+    shapes, notes = [], []
     ev = _pd(events)
     if ev is not None and len(ev):
         ev = ev[ev["kind"].astype(str).isin(list(kinds))]
         if service is not None:
             ev = ev[ev["service"].astype(str) == service]
-        for _, e in ev.iterrows():
-            colour, dash = _EVENT_STYLE.get(str(e["kind"]), ("#6b7280", "dot"))
-            fig.add_vline(x=pd.Timestamp(e["ts"]).to_pydatetime(), line_color=colour, line_dash=dash,
-                          line_width=1, opacity=0.7)
-            fig.add_annotation(x=pd.Timestamp(e["ts"]).to_pydatetime(), y=1.0, yref="paper",
-                               text=f"{e['kind']} {e['service']}", showarrow=False, textangle=-90,
-                               font={"size": 9, "color": colour}, xanchor="left", yanchor="top",
-                               hovertext=str(e["detail"]))
+        for e in ev.itertuples(index=False):
+            colour, dash = _EVENT_STYLE.get(str(e.kind), ("#6b7280", "dot"))
+            x = pd.Timestamp(e.ts).to_pydatetime()
+            shapes.append({"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+                           "line": {"color": colour, "dash": dash, "width": 1}, "opacity": 0.7})
+            notes.append({"x": x, "y": 1.0, "xref": "x", "yref": "paper", "text": f"{e.kind} {e.service}",
+                          "showarrow": False, "textangle": -90, "font": {"size": 9, "color": colour},
+                          "xanchor": "left", "yanchor": "top", "hovertext": str(e.detail)})
     for inc in incidents or []:
         if isinstance(inc, dict):
             start, end, label = inc.get("onset"), inc.get("end"), f"{inc.get('kind')} {inc.get('service')}"
@@ -62,9 +65,13 @@ def add_event_markers(fig: Any, events: Any = None, *, incidents: Any = None,
         start = pd.Timestamp(start)
         end = pd.Timestamp(end, tz="UTC") if end is not None and pd.Timestamp(end).tzinfo is None else (
             pd.Timestamp(end) if end is not None else start + pd.Timedelta(minutes=10))
-        fig.add_vrect(x0=start.to_pydatetime(), x1=end.to_pydatetime(), fillcolor="#dc2626", opacity=0.08,
-                      line_width=0, annotation_text=label, annotation_position="top left",
-                      annotation_font_size=9)
+        shapes.append({"type": "rect", "xref": "x", "yref": "paper", "x0": start.to_pydatetime(),
+                       "x1": end.to_pydatetime(), "y0": 0, "y1": 1, "fillcolor": "#dc2626", "opacity": 0.08,
+                       "line": {"width": 0}, "layer": "below"})
+        notes.append({"x": start.to_pydatetime(), "y": 1.0, "xref": "x", "yref": "paper", "text": label,
+                      "showarrow": False, "font": {"size": 9}, "xanchor": "left", "yanchor": "bottom"})
+    if shapes:
+        fig.update_layout(shapes=[*fig.layout.shapes, *shapes], annotations=[*fig.layout.annotations, *notes])
     return fig
 
 

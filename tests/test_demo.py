@@ -467,10 +467,10 @@ def test_request_log_shape_and_bursts(tmp_path):
 def test_cli_help_and_small_run(tmp_path):
     out = subprocess.run([sys.executable, "-m", "holoops.cli", "demo", "--help"], capture_output=True, text=True)
     assert out.returncode == 0 and "--days" in out.stdout and "--formats" in out.stdout
-    dest = tmp_path / "demo"
-    out = subprocess.run([sys.executable, "-m", "holoops.cli", "demo", "--days", "1", "--out", str(dest),
-                          "--formats", "jsonl,parquet"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-m", "holoops.cli", "demo", "--days", "1", "--out", str(tmp_path),
+                          "--formats", "jsonl,parquet", "--data-only"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
+    dest = tmp_path / "demo-data"
     summary = (dest / "summary.md").read_text()
     assert "error_burst" in summary and "logs.jsonl" in summary
     assert (dest / "ground_truth.json").is_file()

@@ -175,7 +175,7 @@ def test_bearer_and_basic_reach_server_but_not_messages():
         assert "pa55-in-url-0" not in basic.url and basic.auth.kind == "basic"
         basic.query("up")
         assert fs.requests[-1]["headers"]["Authorization"].startswith("Basic ")
-        assert redact(fs.requests[-1]["headers"]["Authorization"]) == "Basic ***"
+        assert redact(fs.requests[-1]["headers"]["Authorization"]) == f"Basic {MASK}"
 
 
 # ------------------------------------------------------------------ faults (nothing hangs)

@@ -491,10 +491,12 @@ class CapacityReport:
         out = []
         for f in self.alarms():
             ex = f.exhaustion
-            hi = f"{ex['latest_days']:.0f}" if ex["latest_days"] is not None else "more than the horizon of"
-            out.append(f"{f.resource.replace('_', ' ')} on {f.service} is full between "
-                       f"{ex['earliest_days']:.0f} and {hi} days from now (most likely "
-                       f"{ex['likely']:%Y-%m-%d %H:%M} UTC)")
+            what = f"{f.resource.replace('_', ' ')} on {f.service} is full"
+            if ex["latest_days"] is not None:
+                when = f"between {ex['earliest_days']:.1f} and {ex['latest_days']:.1f} days from now"
+            else:
+                when = f"from {ex['earliest_days']:.1f} days from now (the upper bound is past the horizon)"
+            out.append(f"{what} {when}, most likely {ex['likely']:%Y-%m-%d %H:%M} UTC")
         return out or [f"no resource reaches its limit within {self.horizon_days:g} days"]
 
     def _repr_html_(self) -> str:

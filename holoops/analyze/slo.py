@@ -170,6 +170,7 @@ class SLOReport:
         import pandas as pd
 
         from holoops.analyze.findings import Finding, Findings
+        from holoops.analyze.timeline import RUNBOOKS
 
         out = Findings()
         for r in self.rows:
@@ -180,8 +181,9 @@ class SLOReport:
             out.append(Finding(sev, r["service"], "slo_burn", onset,
                                f"{r['service']} {r['sli']} SLO burning at {r['burn_1h']:.1f}x (1h); "
                                f"{r['budget_remaining'] * 100:.0f}% of the error budget left",
-                               evidence={k: r[k] for k in ("target", "sli_value", "burn_5m", "burn_1h",
-                                                           "burn_6h", "budget_remaining")}))
+                               evidence={"sli": r["sli"], **{k: r[k] for k in (
+                                   "target", "sli_value", "burn_5m", "burn_1h", "burn_6h", "budget_remaining")}},
+                               runbook=RUNBOOKS["latency" if r["sli"] == "latency" else "errors"]))
         return out
 
     def _repr_html_(self) -> str:
