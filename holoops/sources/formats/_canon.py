@@ -268,3 +268,38 @@ def frame_from_columns(cols: dict[str, list[Any]]) -> pl.DataFrame:
         except (TypeError, pl.exceptions.PolarsError, OverflowError):
             out[k] = pl.Series(k, [None if x is None else str(x) for x in v], dtype=pl.String)
     return pl.DataFrame(out)
+
+
+#: the spans frame's columns, in the order the trace readers build them
+SPAN_COLUMNS = ("trace_id", "span_id", "parent_id", "service", "operation", "start", "duration_ms", "status",
+                "peer", "attempt", "payload_bytes")
+
+
+def raw_lookup(df: pl.DataFrame) -> Callable[[list[int]], list[str | None]]:
+    """A function giving the raw text of line numbers (``__line``/``__raw``), looked up only for rejects."""
+
+    def raw(lines: list[int]) -> list[str | None]:
+        hit = df.filter(pl.col("__line").is_in(lines))
+        found = dict(zip(hit["__line"].to_list(), hit["__raw"].to_list(), strict=False))
+        return [found.get(x) for x in lines]
+
+    return raw
+
+
+def add_counts(total: dict[str, int], more: dict[str, int]) -> None:
+    """Add per-reason counts into ``total``."""
+    for k, v in more.items():
+        total[k] = total.get(k, 0) + v
+
+
+def load_json_document(path: Any, expected: str, data: bytes | None = None) -> Any:
+    """A whole JSON document from ``path`` (or its bytes, already read); InputFileError naming the file
+    and what was expected."""
+    import orjson
+
+    from holoops.errors import InputFileError
+
+    try:
+        return orjson.loads(path.read_bytes() if data is None else data)
+    except orjson.JSONDecodeError as exc:
+        raise InputFileError(path, expected, f"invalid JSON ({exc})") from None

@@ -12,7 +12,7 @@ import polars as pl
 
 from holoops.errors import InputFileError
 from holoops.ingest import DeadLetter
-from holoops.sources.formats._canon import frame_from_columns, validate
+from holoops.sources.formats._canon import SPAN_COLUMNS, frame_from_columns, load_json_document, validate
 
 EXPECTED = 'Jaeger JSON ({"data": [{"traceID": ..., "spans": [...], "processes": {...}}]})'
 PEER_KEYS = ("peer.service", "peer_service", "net.peer.name")
@@ -49,19 +49,12 @@ def line_index(data: bytes, key: bytes, count: int) -> list[int] | None:
 
 def read(path: Path, dl: DeadLetter, **_: Any) -> tuple[pl.DataFrame, int, dict[str, int], str]:
     """Read Jaeger JSON into the spans frame."""
-    import orjson
-
     data = path.read_bytes()
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InputFileError(path, EXPECTED, f"invalid JSON ({exc})") from None
+    doc = load_json_document(path, EXPECTED, data)
     traces = doc.get("data") if isinstance(doc, dict) else None
     if not isinstance(traces, list):
         raise InputFileError(path, EXPECTED, "JSON without a data list")
-    cols: dict[str, list[Any]] = {k: [] for k in ("trace_id", "span_id", "parent_id", "service", "operation",
-                                                  "start", "duration_ms", "status", "peer", "attempt",
-                                                  "payload_bytes")}
+    cols: dict[str, list[Any]] = {k: [] for k in SPAN_COLUMNS}
     paths: list[str] = []
     raws: list[Any] = []
     for ti, trace in enumerate(traces):

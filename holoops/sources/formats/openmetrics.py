@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from holoops.ingest import DeadLetter
-from holoops.sources.formats._canon import validate
+from holoops.sources.formats._canon import add_counts, raw_lookup, validate
 from holoops.sources.formats.jsonl_logs import _chunks
 from holoops.sources.formats.text_logs import decode_lines
 
@@ -116,14 +116,8 @@ def read(path: Path, dl: DeadLetter, *, chunk_mib: float = 64, scrape_time: Any 
             metric=pl.col("name"), ts=pl.col("ts").fill_null(pl.lit(stamp)),
             service=pl.coalesce(svc) if svc else pl.lit(None, dtype=pl.String)).drop("name")
 
-        def raw(ls: list[int], _df=df) -> list[str]:
-            hit = _df.filter(pl.col("__line").is_in(ls))
-            found = dict(zip(hit["__line"].to_list(), hit["__raw"].to_list(), strict=False))
-            return [found.get(x) for x in ls]
-
-        good, norm = validate(df, "metrics", dl, raw=raw)
-        for k, v in norm.items():
-            normalised[k] = normalised.get(k, 0) + v
+        good, norm = validate(df, "metrics", dl, raw=raw_lookup(df))
+        add_counts(normalised, norm)
         out.append(good)
     if not out:
         out.append(validate(pl.DataFrame({"__line": pl.Series([], dtype=pl.Int64)}), "metrics", DeadLetter())[0])

@@ -10,7 +10,7 @@ import polars as pl
 
 from holoops.errors import InputFileError
 from holoops.ingest import DeadLetter
-from holoops.sources.formats._canon import frame_from_columns
+from holoops.sources.formats._canon import SPAN_COLUMNS, frame_from_columns
 from holoops.sources.formats.jaeger import ATTEMPT_KEYS, PAYLOAD_KEYS, PEER_KEYS, _validate_doc, first_of
 
 EXPECTED = 'OTLP/JSON traces ({"resourceSpans": [{"resource": ..., "scopeSpans": [{"spans": [...]}]}]})'
@@ -55,9 +55,7 @@ def read(path: Path, dl: DeadLetter, **_: Any) -> tuple[pl.DataFrame, int, dict[
     rss = doc.get("resourceSpans") if isinstance(doc, dict) else None
     if not isinstance(rss, list):
         raise InputFileError(path, EXPECTED, "JSON without a resourceSpans list")
-    cols: dict[str, list[Any]] = {k: [] for k in ("trace_id", "span_id", "parent_id", "service", "operation",
-                                                  "start", "duration_ms", "status", "peer", "attempt",
-                                                  "payload_bytes")}
+    cols: dict[str, list[Any]] = {k: [] for k in SPAN_COLUMNS}
     paths, raws = [], []
     for ri, rs in enumerate(rss):
         res = attrs((rs.get("resource") or {}).get("attributes"))

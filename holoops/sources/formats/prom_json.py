@@ -14,7 +14,7 @@ import polars as pl
 
 from holoops.errors import InputFileError
 from holoops.ingest import DeadLetter
-from holoops.sources.formats._canon import frame_from_columns, validate
+from holoops.sources.formats._canon import frame_from_columns, load_json_document, validate
 
 EXPECTED = 'Prometheus API JSON ({"status": "success", "data": {"resultType": ..., "result": [...]}})'
 
@@ -23,12 +23,7 @@ def read(path: Path, dl: DeadLetter, **_: Any) -> tuple[pl.DataFrame, int, dict[
     """Read a query / query_range response into the metrics frame."""
     import orjson
 
-
-    data = path.read_bytes()
-    try:
-        doc = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise InputFileError(path, EXPECTED, f"invalid JSON ({exc})") from None
+    doc = load_json_document(path, EXPECTED)
     if not isinstance(doc, dict):
         raise InputFileError(path, EXPECTED, f"a JSON {type(doc).__name__}")
     empty = validate(pl.DataFrame({"__line": pl.Series([], dtype=pl.Int64)}), "metrics", DeadLetter())[0]

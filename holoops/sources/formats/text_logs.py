@@ -12,7 +12,7 @@ import polars as pl
 
 from holoops.errors import InputFileError
 from holoops.ingest import DeadLetter
-from holoops.sources.formats._canon import validate
+from holoops.sources.formats._canon import add_counts, raw_lookup, validate
 from holoops.sources.formats.jsonl_logs import _chunks
 
 
@@ -59,14 +59,8 @@ def read(path: Path, dl: DeadLetter, *, line_format: str | None = None, chunk_mi
             dl.reject_many(miss["__line"].to_list(), [None] * miss.height, ["bad_line"] * miss.height,
                            miss["__raw"].to_list(), details=[f"does not match {pattern}"] * miss.height)
             df = df.join(miss.select("__line"), on="__line", how="anti")
-        def raw(ls: list[int], _df=df) -> list[str]:
-            hit = _df.filter(pl.col("__line").is_in(ls))
-            found = dict(zip(hit["__line"].to_list(), hit["__raw"].to_list(), strict=False))
-            return [found.get(x) for x in ls]
-
-        good, norm = validate(df, "logs", dl, raw=raw)
-        for k, v in norm.items():
-            normalised[k] = normalised.get(k, 0) + v
+        good, norm = validate(df, "logs", dl, raw=raw_lookup(df))
+        add_counts(normalised, norm)
         out.append(good)
     if not out:
         raise InputFileError(path, "text log lines", "no lines")
