@@ -66,6 +66,33 @@ def prepare(nb: Any, *, show_code: bool = False) -> Any:
     return redact_notebook(nb)
 
 
+#: command blocks in reports look like blocks and carry a copy button (offline: no external assets)
+_COMMAND_BLOCKS = """<style>
+.jp-RenderedMarkdown .highlight{position:relative;margin:.6em 0}
+.jp-RenderedMarkdown .highlight pre{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;
+  padding:.7em 1em;overflow-x:auto;font-size:12.5px;line-height:1.45}
+.holoops-copy{position:absolute;top:6px;right:6px;font-size:11px;padding:2px 8px;border:1px solid #d0d7de;
+  border-radius:4px;background:#fff;cursor:pointer;opacity:.75}
+.holoops-copy:hover{opacity:1}
+</style>
+<script>
+document.addEventListener("DOMContentLoaded", () => {
+  document.querySelectorAll(".jp-RenderedMarkdown .highlight").forEach(block => {
+    const pre = block.querySelector("pre");
+    if (!pre) return;
+    const button = document.createElement("button");
+    button.className = "holoops-copy"; button.type = "button"; button.textContent = "copy";
+    button.addEventListener("click", () => {
+      navigator.clipboard.writeText(pre.innerText).then(() => { button.textContent = "copied"; },
+                                                        () => { button.textContent = "select + copy"; });
+    });
+    block.appendChild(button);
+  });
+});
+</script>
+"""
+
+
 def to_html(nb_or_path: Any, out_path: str | Path | None = None, *, show_code: bool = False,
             title: str | None = None) -> str:
     """Export to a self-contained HTML report; written to ``out_path`` when given. Returns the HTML."""
@@ -79,6 +106,7 @@ def to_html(nb_or_path: Any, out_path: str | Path | None = None, *, show_code: b
     resources = {"metadata": {"name": title or _title(nb_or_path)}}
     html, _ = exporter.from_notebook_node(nb, resources=resources)
     html = _REQUIREJS.sub("", html)
+    html = html.replace("</head>", _COMMAND_BLOCKS + "</head>", 1) if "</head>" in html else _COMMAND_BLOCKS + html
     if _FIGURE_MARK in html:
         script = f'<script type="text/javascript">window.PlotlyConfig = {{MathJaxConfig: "local"}};</script>\n' \
                  f'<script type="text/javascript">{plotly_js()}</script>\n'

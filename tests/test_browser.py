@@ -139,6 +139,44 @@ def test_jupyterlab_runs_runbook_with_charts_and_widgets(jupyterlab, browser):
     page.screenshot(path=str(ARTIFACTS / "jupyterlab.png"), full_page=False)
 
 
+def _offline_page(browser, viewport=(1300, 1000)):
+    """A page that may load file:// URLs only; everything else is aborted (the network is 'off')."""
+    page = browser.new_page(viewport={"width": viewport[0], "height": viewport[1]})
+
+    def only_files(route):
+        if route.request.url.startswith("file://"):
+            route.continue_()
+        else:
+            route.abort()
+
+    page.route("**/*", only_files)
+    return page
+
+
+def test_exported_guide_shows_commands_without_code(tmp_path, browser):
+    """The deployment_guide notebook exported for staging/Kubernetes: commands visible, notebook code hidden."""
+    from holoops.run import run_notebook
+
+    res = run_notebook(ROOT / "notebooks" / "deployment_guide.ipynb",
+                       {"environment": "staging", "platform": "kubernetes"}, out_dir=tmp_path,
+                       record_history=False, timeout=300)
+    assert res.ok, res.failure_text()
+    assert res.markdown and "```bash" in Path(res.markdown).read_text(encoding="utf-8")
+    page = _offline_page(browser, (1300, 1400))
+    page.goto(Path(res.html).as_uri())
+    blocks = page.locator("pre")  # nbconvert: <div class="highlight"><pre> with highlighting spans
+    page.wait_for_selector("pre", timeout=30_000)
+    texts = blocks.all_inner_texts()
+    assert any("kubectl apply" in t for t in texts), texts[:3]
+    assert any("/healthz" in t for t in texts)  # post-deploy checks hit the real health endpoints
+    assert blocks.first.is_visible()
+    assert page.locator("button.holoops-copy").count() == blocks.count()  # every command block is copyable
+    body = page.locator("body").inner_text()
+    assert "holoops.notebook.setup" not in body and "from holoops.reports" not in body  # code hidden
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "guide.png"), full_page=False)
+
+
 def test_exported_report_renders_plotly_offline(tmp_path, browser):
     from holoops.run import run_notebook
 
