@@ -104,4 +104,4 @@ def test_demo_fleet_disk_exhaustion_and_no_false_alarms(demo_week):
     assert ex["earliest"] <= truth <= ex["latest"], (ex, truth)
     assert [(f.service, f.resource) for f in rep.alarms()] == [("telemetry", "disk")]
     table = rep.table()
-    assert table["MASE"].notna().sum() >= len(table) - 3  # every forecast with enough data is backtested
+    assert table["MASE"].notna().all() and table["MASE_naive"].notna().all()  # every forecast is backtested

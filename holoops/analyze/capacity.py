@@ -363,17 +363,19 @@ def forecast_resource(item: dict[str, Any], *, horizon_days: float = 30, growth:
         notes.append(f"only {len(fit_y) * step_h:.0f} h since that change: too little to estimate a trend, "
                      "forecasting its level and daily cycle")
 
-    # backtest on the held-back tail
-    hold = min(holdout_hours, max(len(fit_y) // 4, 1))
-    train, test = fit_y.iloc[:-hold], fit_y.iloc[-hold:]
-    mase_model = mase_naive = float("nan")
-    model_loses = False
+    # backtest on a held-back tail: of the regime when it is long enough, else of the whole history
+    # (same model, so every forecast carries its MASE against seasonal naive)
     if item["resource"] in ACCUMULATING:
         fit = _fit_accumulating
     else:
         def fit(series, h):
             return _fit_trend_model(series, h, trend=trend)
-    if len(train) >= 2 * m // 2 + 6:
+    back = fit_y if len(fit_y) >= m + 6 + min(holdout_hours, len(fit_y) // 4) else y
+    hold = min(holdout_hours, max(len(back) // 4, 1))
+    train, test = back.iloc[:-hold], back.iloc[-hold:]
+    mase_model = mase_naive = float("nan")
+    model_loses = False
+    if len(train) >= m + 6:
         mt, _ = fit(train, hold)
         nt, _ = _seasonal_naive(train, hold, m)
         mase_model = _mase(test, mt, train, m)
