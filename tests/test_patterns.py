@@ -152,7 +152,9 @@ def test_fast_path_matches_plain_masking():
               "mac a4:5e:60:c2:1d:e9 id deadbeef12 size 4 KB", ""]
     plain = MinerConfig(masks=(*DEFAULT_MASKS, (r"\x00never\x00", "")))  # any other masks: plain path
     # the one-pass byte path, the dict-first dedupe (many lines), a line with a newline (fallback)
-    for data in (lines, lines * 12, [*lines, "multi\nline 7"]):
+    odd = ["tab\there 12\tx", "nbsp\u00a0ip 10.0.0.12 done", "ünïcode 12 ms", "trailing newline 7\n", "\r\n",
+           "Thu Aug 4 12:00 done", "key=val 3 and path /a/b0/c9", "", " ", "9 9 9", "blk_-42 +7 -<8>"]
+    for data in (lines, lines * 12, [*lines, "multi\nline 7"], [*lines, *odd] * 2, ["", ""], odd):
         a = mine_templates(data)
         b = mine_templates(data, config=plain)
         assert a.templates == b.templates and (a.ids == b.ids).all() and a.counts == b.counts

@@ -11,7 +11,7 @@ How, in three steps, with one default configuration for any log (:class:`MinerCo
 2. **Dedupe**: most logs collapse to a few hundred distinct masked shapes; everything after works on
    those shapes, which is where the speed comes from. With the default masks every ASCII digit is first
    zeroed in one C pass (the masks treat all digits alike, so this is exact), which merges lines that
-   differ only in numbers before the regexes run; dedupe is by Rust hashes (polars), verified.
+   differ only in numbers before the regexes run; dedupe is exact, by Arrow's hash table (C++).
 3. **Group** shapes of equal token count: a position becomes a variable when, with every other
    position fixed, it takes ``min_distinct`` or more values, or its values are one identifier with
    variable parts (a bare ``<*>`` among literals; all values masked, e.g. ``rdd_<*>``/``broadcast_<*>``).
@@ -163,8 +163,9 @@ def mask_messages(messages: list[str], config: MinerConfig | None = None) -> lis
 
 
 _ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
-#: the default masks in stages (mask counts), deduplicated after each (one stage measured fastest)
-_DEFAULT_STAGES = (len(DEFAULT_MASKS),)
+#: the default masks in stages (mask counts), deduplicated after each: the identifier mask merges most
+#: lines that differ only in IP/hex widths (1,555 -> 1,002 on the 16k dev lines), so the rest run on fewer
+_DEFAULT_STAGES = (1, len(DEFAULT_MASKS) - 1)
 #: above this many lines, mine_templates dedupes the raw lines with a dict before zeroing digits
 _DICT_FIRST = 20_000
 
@@ -194,49 +195,50 @@ def _factorize(items: list) -> tuple[np.ndarray, list]:
     return np.fromiter(map(pos.__getitem__, items), dtype=np.int64, count=len(items)), uniques
 
 
-def _pl_factorize(s: Any) -> tuple[np.ndarray, Any]:
-    """``(codes, uniques)`` of a polars String Series, in Rust: 64-bit hashes factorized by pandas,
-    uniques in first-seen order. A second, independently seeded 64-bit hash must agree within every code
-    (else the exact dict path runs), so a wrong merge needs two simultaneous collisions (~2**-128)."""
+def _arrow_factorize(arr: Any) -> tuple[np.ndarray, Any]:
+    """``(codes, uniques)`` of an Arrow string array (no nulls), exact: Arrow's hash table compares the
+    strings themselves, and its dictionary lists the uniques in first-seen order (as :func:`_factorize`).
+    ``uniques`` is a polars String Series."""
     import numpy as np
-    import pandas as pd
     import polars as pl
+    import pyarrow as pa
+    import pyarrow.compute as pc
 
-    codes = pd.factorize(s.hash(seed=0).to_numpy(), sort=False)[0].astype(np.int64, copy=False)
-    n = len(codes)
-    new = np.ones(n, dtype=bool)
-    if n > 1:  # codes are numbered in first-seen order: a new value is one above every earlier code
-        new[1:] = codes[1:] > np.maximum.accumulate(codes)[:-1]
-    first = np.flatnonzero(new)
-    uniques = s.gather(first)
-    check = s.hash(seed=1).to_numpy()  # an independent hash agrees within every code, or: exact path
-    if len(uniques) < n and not (check[first][codes] == check).all():
-        codes, values = _factorize(s.to_list())
-        uniques = pl.Series(s.name, values, dtype=pl.String)
-    return codes, uniques
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    enc = pc.dictionary_encode(arr, memory_pool=pa.system_memory_pool())
+    codes = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    return codes, pl.Series("m", enc.dictionary, dtype=pl.String)
 
 
 def _zeroed_distinct(lines: list[str]) -> tuple[np.ndarray, Any] | None:
     """``(codes, distinct)``: the lines with every ASCII digit zeroed (see :func:`_zero_digits`),
-    factorized; ``distinct`` is a polars Series, each line ending in ``"\\n"`` (whitespace to every mask,
-    dropped by the split). One join, one ``bytes.translate`` and one Arrow buffer, no per-line Python.
-    None when a line holds a newline or cannot be encoded (the caller takes the plain path)."""
-    import numpy as np
-    import polars as pl
+    factorized; ``distinct`` is a polars Series. One Arrow array built from the list (C), one
+    ``bytes.translate`` over its UTF-8 buffer (a byte below 0x80 is always an ASCII character, so this is
+    exact), one Arrow hash dedupe; no per-line Python. None when a line cannot be encoded (a lone
+    surrogate: the caller takes the plain path)."""
     import pyarrow as pa
 
     try:
-        data = ("\n".join(lines) + "\n").encode("utf-8").translate(_ZERO_DIGITS)
-    except UnicodeEncodeError:
+        # the system allocator: Arrow's default pool (mimalloc) hands idle pages back within a second
+        # and faults them in again on the next call, which measured slower in a process doing other work
+        arr = pa.array(lines, type=pa.large_string(), memory_pool=pa.system_memory_pool())
+    except (UnicodeEncodeError, pa.ArrowException):
         return None
-    ends = np.flatnonzero(np.frombuffer(data, dtype=np.uint8) == 10)
-    if len(ends) != len(lines):
+    if arr.null_count:  # not expected (the lines are strings), but never guess
         return None
-    offsets = np.empty(len(lines) + 1, dtype=np.int64)
-    offsets[0] = 0
-    offsets[1:] = ends + 1
-    arr = pa.LargeStringArray.from_buffers(len(lines), pa.py_buffer(offsets), pa.py_buffer(data))
-    return _pl_factorize(pl.Series("m", arr))
+    _, offsets, data = arr.buffers()
+    if data is None:  # every line empty
+        return _arrow_factorize(arr)
+    if arr.offset:
+        return None
+    zeroed = pa.py_buffer(data.to_pybytes().translate(_ZERO_DIGITS))
+    return _arrow_factorize(pa.LargeStringArray.from_buffers(len(arr), offsets, zeroed))
+
+
+#: below this many distinct lines the masks run on one thread (thread start-up and slicing cost more
+#: than they save on a couple of thousand short lines)
+_PARALLEL_MIN = 20_000
 
 
 def _mask_distinct(codes: np.ndarray, s: Any, masks: tuple[tuple[str, str], ...],
@@ -248,21 +250,28 @@ def _mask_distinct(codes: np.ndarray, s: Any, masks: tuple[tuple[str, str], ...]
 
     start = 0
     for size in stages:
-        # polars runs separate expressions in parallel: one slice of the lines per core
-        parts = max(1, min(os.cpu_count() or 1, len(s) // 500))
-        step = -(-len(s) // parts)
-        frame = pl.DataFrame({f"m{i}": s.slice(i * step, step).extend_constant(None, step - len(
-            s.slice(i * step, step))) for i in range(parts)})
-        exprs = []
-        for i in range(parts):
-            expr = pl.col(f"m{i}")
-            for pattern, repl in masks[start:start + size]:
-                expr = expr.str.replace_all(pattern, repl)
-            exprs.append(expr)
+        stage = masks[start:start + size]
         start += size
-        out = frame.select(exprs)
-        masked = pl.concat([out.get_column(f"m{i}") for i in range(parts)]).head(len(s)).alias("m")
-        sub_codes, s = _pl_factorize(masked)
+        # polars runs separate expressions in parallel: one slice of the lines per core (many lines only)
+        parts = max(1, min(os.cpu_count() or 1, len(s) // 500)) if len(s) >= _PARALLEL_MIN else 1
+        if parts == 1:
+            expr = pl.col("m")
+            for pattern, repl in stage:
+                expr = expr.str.replace_all(pattern, repl)
+            masked = pl.DataFrame({"m": s}).select(expr).to_series()
+        else:
+            step = -(-len(s) // parts)
+            frame = pl.DataFrame({f"m{i}": s.slice(i * step, step).extend_constant(None, step - len(
+                s.slice(i * step, step))) for i in range(parts)})
+            exprs = []
+            for i in range(parts):
+                expr = pl.col(f"m{i}")
+                for pattern, repl in stage:
+                    expr = expr.str.replace_all(pattern, repl)
+                exprs.append(expr)
+            out = frame.select(exprs)
+            masked = pl.concat([out.get_column(f"m{i}") for i in range(parts)]).head(len(s))
+        sub_codes, s = _arrow_factorize(masked.to_arrow())
         codes = sub_codes[codes]
     return codes, s.to_list()
 
@@ -277,8 +286,21 @@ def _collapse_runs(tokens: list[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _shapes(masked: list[str]) -> list[tuple[str, ...]]:
+    """The token tuple of every masked line, runs collapsed (:func:`_collapse_runs`); the per-token
+    loop runs only for lines holding a mask and two equal neighbouring tokens (few)."""
+    from operator import eq
+
+    out = []
+    append = out.append
+    for m in masked:
+        tokens = m.split()
+        append(_collapse_runs(tokens) if WILDCARD in m and any(map(eq, tokens, tokens[1:])) else tuple(tokens))
+    return out
+
+
 def _letters(s: str) -> int:
-    return sum(c.isalpha() for c in s)
+    return sum(map(str.isalpha, s))
 
 
 def _same_kind(values: set[str]) -> bool:
@@ -291,7 +313,7 @@ def _same_kind(values: set[str]) -> bool:
     """
     if WILDCARD in values or all(WILDCARD in v for v in values):
         return True
-    if not all(WILDCARD in v or any(c.isdigit() for c in v) for v in values):
+    if not all(WILDCARD in v or any(map(str.isdigit, v)) for v in values):
         return False
     pre = os.path.commonprefix(list(values))
     suf = os.path.commonprefix([v[::-1] for v in values])
@@ -418,7 +440,7 @@ def mine_templates(messages: Any, *, config: MinerConfig | None = None) -> Templ
             masked = _mask(uniques, (*config.extra_masks, *config.masks))
         mcodes, muniques = _factorize(masked)
         mcodes = mcodes[codes]
-    shapes = [_collapse_runs(m.split()) for m in muniques]
+    shapes = _shapes(muniques)
     templ = _group_shapes(shapes, config)
     tcodes, tuniques = _factorize([" ".join(t) for t in templ])
     line_t = tcodes[mcodes]
