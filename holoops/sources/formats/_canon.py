@@ -303,3 +303,25 @@ def load_json_document(path: Any, expected: str, data: bytes | None = None) -> A
         return orjson.loads(path.read_bytes() if data is None else data)
     except orjson.JSONDecodeError as exc:
         raise InputFileError(path, expected, f"invalid JSON ({exc})") from None
+
+
+def spans_frame(cols: dict[str, list[Any]], n: int) -> pl.DataFrame:
+    """The spans columns read from a trace document as a frame, optional columns kept only when used."""
+    for k in ("peer", "attempt", "payload_bytes"):
+        if all(v is None for v in cols[k]):
+            del cols[k]
+    return frame_from_columns(cols).with_columns(__line=pl.int_range(0, n, dtype=pl.Int64))
+
+
+def resolve_kind(path: Any, asked: str | None, found: str | None, container: str, seen: str) -> str:
+    """The frame kind of a CSV/Parquet dump: what the caller asked for, checked against what its columns
+    hold; InputFileError when they disagree or the columns match no canonical frame."""
+    from holoops.errors import InputFileError
+
+    if asked is not None and found is not None and found != asked:
+        raise InputFileError(path, f"a {asked} export", f"{container} holding {found}")
+    kind = asked or found
+    if kind is None:
+        raise InputFileError(path, f"{container} with canonical columns (ts+metric+value, ts+message, "
+                             "trace_id+span_id, or ts+kind+detail)", seen)
+    return kind

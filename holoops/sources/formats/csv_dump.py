@@ -14,7 +14,7 @@ import polars as pl
 
 from holoops.errors import InputFileError
 from holoops.ingest import DeadLetter
-from holoops.sources.formats._canon import validate
+from holoops.sources.formats._canon import resolve_kind, validate
 
 
 def read(path: Path, dl: DeadLetter, *, kind: str | None = None, chunk_rows: int = 1_000_000,
@@ -28,13 +28,7 @@ def read(path: Path, dl: DeadLetter, *, kind: str | None = None, chunk_rows: int
         first = fh.readline().decode("utf-8", errors="replace").lstrip("\ufeff")
     sep = "\t" if first.count("\t") > first.count(",") else ","
     header = next(csv.reader([first], delimiter=sep), [])
-    found = csv_kind(header)
-    if kind is not None and found is not None and found != kind:
-        raise InputFileError(path, f"a {kind} export", f"a CSV holding {found}")
-    kind = kind or found
-    if kind is None:
-        raise InputFileError(path, "a CSV with a usable header (ts+metric+value, ts+message, trace_id+span_id, "
-                             "or ts+kind+detail)", f"header {header[:10]}")
+    kind = resolve_kind(path, kind, csv_kind(header), "a CSV", f"header {header[:10]}")
     try:
         df = pl.read_csv(path, separator=sep, infer_schema=False, encoding="utf8-lossy",
                          truncate_ragged_lines=True)

@@ -12,7 +12,7 @@ import polars as pl
 
 from holoops.errors import InputFileError
 from holoops.ingest import DeadLetter
-from holoops.sources.formats._canon import SPAN_COLUMNS, frame_from_columns, load_json_document, validate
+from holoops.sources.formats._canon import SPAN_COLUMNS, load_json_document, spans_frame, validate
 
 EXPECTED = 'Jaeger JSON ({"data": [{"traceID": ..., "spans": [...], "processes": {...}}]})'
 PEER_KEYS = ("peer.service", "peer_service", "net.peer.name")
@@ -84,10 +84,7 @@ def read(path: Path, dl: DeadLetter, **_: Any) -> tuple[pl.DataFrame, int, dict[
             raws.append(sp)
     n = len(paths)
     lines = line_index(data, b'"operationName"', n)
-    for k in ("peer", "attempt", "payload_bytes"):
-        if all(v is None for v in cols[k]):
-            del cols[k]
-    df = frame_from_columns(cols).with_columns(__line=pl.int_range(0, n, dtype=pl.Int64))
+    df = spans_frame(cols, n)
     frame, norm = _validate_doc(df, dl, paths, raws, lines)
     return frame, n, norm, "spans"
 

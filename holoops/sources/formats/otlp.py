@@ -10,7 +10,7 @@ import polars as pl
 
 from holoops.errors import InputFileError
 from holoops.ingest import DeadLetter
-from holoops.sources.formats._canon import SPAN_COLUMNS, frame_from_columns
+from holoops.sources.formats._canon import SPAN_COLUMNS, spans_frame
 from holoops.sources.formats.jaeger import ATTEMPT_KEYS, PAYLOAD_KEYS, PEER_KEYS, _validate_doc, first_of
 
 EXPECTED = 'OTLP/JSON traces ({"resourceSpans": [{"resource": ..., "scopeSpans": [{"spans": [...]}]}]})'
@@ -85,9 +85,6 @@ def read(path: Path, dl: DeadLetter, **_: Any) -> tuple[pl.DataFrame, int, dict[
                 paths.append(f"resourceSpans[{ri}].scopeSpans[{ci}].spans[{si}]")
                 raws.append(sp)
     n = len(paths)
-    for k in ("peer", "attempt", "payload_bytes"):
-        if all(v is None for v in cols[k]):
-            del cols[k]
-    df = frame_from_columns(cols).with_columns(__line=pl.int_range(0, n, dtype=pl.Int64))
+    df = spans_frame(cols, n)
     frame, norm = _validate_doc(df, dl, paths, raws, None)
     return frame, n, norm, "spans"

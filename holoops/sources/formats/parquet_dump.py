@@ -10,7 +10,7 @@ import polars as pl
 
 from holoops.errors import InputFileError
 from holoops.ingest import DeadLetter
-from holoops.sources.formats._canon import validate
+from holoops.sources.formats._canon import resolve_kind, validate
 
 
 def read(path: Path, dl: DeadLetter, *, kind: str | None = None, **_: Any) -> tuple[pl.DataFrame, int, dict[str, int], str]:
@@ -24,13 +24,8 @@ def read(path: Path, dl: DeadLetter, *, kind: str | None = None, **_: Any) -> tu
         pf = pq.ParquetFile(path)
     except (pa.ArrowException, OSError) as exc:
         raise InputFileError(path, "a readable Parquet file", f"a damaged Parquet file ({exc})") from None
-    found = csv_kind(pf.schema_arrow.names)
-    if kind is not None and found is not None and found != kind:
-        raise InputFileError(path, f"a {kind} export", f"Parquet holding {found}")
-    kind = kind or found
-    if kind is None:
-        raise InputFileError(path, "Parquet with canonical columns (ts+metric+value, ts+message, "
-                             "trace_id+span_id, or ts+kind+detail)", f"columns {pf.schema_arrow.names[:10]}")
+    kind = resolve_kind(path, kind, csv_kind(pf.schema_arrow.names), "Parquet",
+                        f"columns {pf.schema_arrow.names[:10]}")
     # one parallel read by polars (pyarrow when polars cannot read a type), then one vectorised validation
     # pass over the whole table: Parquet columns are typed, so checks are cheap and no batch goes through Python
     try:
