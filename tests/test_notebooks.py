@@ -47,7 +47,7 @@ def test_every_notebook_is_committed_clean():
     for p in NOTEBOOKS.glob("*.ipynb"):
         nb = nbformat.read(str(p), as_version=4)
         assert "parameters" in nb.cells[0].metadata.get("tags", []), p
-        assert "holoops.notebook.setup(globals())" in nb.cells[1].source, p
+        assert f'holoops.notebook.setup(globals(), "{p.stem}")' in nb.cells[1].source, p  # names its schema
         for c in nb.cells:
             if c.cell_type == "code":
                 assert not c.outputs and c.execution_count is None, f"{p.name}: outputs not stripped"

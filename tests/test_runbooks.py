@@ -34,7 +34,7 @@ def test_runbooks_committed_without_outputs():
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert "parameters" in code[0].metadata.get("tags", [])
         assert f'incident_kind = "{kind}"' in code[0].source
-        assert "holoops.notebook.setup(globals())" in code[1].source
+        assert f'holoops.notebook.setup(globals(), "{stem}")' in code[1].source  # names its own schema
         assert all(not c.get("outputs") and c.get("execution_count") is None for c in code), stem
 
 
