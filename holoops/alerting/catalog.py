@@ -17,7 +17,6 @@ from typing import Any
 from holoops.errors import RuleError
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalogs" / "alerts"
-SIGNALS = Path(__file__).resolve().parent.parent / "catalogs" / "signals.yaml"
 SEVERITIES = ("critical", "warning", "info")
 RUNBOOKS = ("gpu_memory_pressure", "latency_regression", "disk_exhaustion", "error_burst", "dependency_outage")
 DEFAULT_RUNBOOK_BASE = "http://localhost:8888/notebooks/runbooks"
@@ -88,9 +87,9 @@ def expand_labels(template: str, labels: dict[str, str]) -> str:
 
 def signal_names() -> dict[str, str]:
     """Metric names from ``catalogs/signals.yaml`` under short keys for templates (``m.requests`` ...)."""
-    import yaml
+    from holoops.catalogs import signals
 
-    s = yaml.safe_load(SIGNALS.read_text(encoding="utf-8"))
+    s = signals()
     return {"requests": s["requests"]["metric"], "histogram": s["latency"]["histogram"],
             "cpu": s["cpu"]["metric"], "memory": s["memory"]["metric"], "up": s["up"]["metric"],
             "gpu_util": s["gpu"]["utilization"], "gpu_used": s["gpu"]["memory_used"],

@@ -81,14 +81,6 @@ class Forecast:
         return 1.0 - self.peak_forecast / self.limit if self.limit else float("nan")
 
 
-def _signals() -> dict:
-    from importlib.resources import files
-
-    import yaml
-
-    return yaml.safe_load(files("holoops.catalogs").joinpath("signals.yaml").read_text())
-
-
 # --------------------------------------------------------------------------------------------------
 # usage series
 # --------------------------------------------------------------------------------------------------
@@ -104,9 +96,10 @@ def usage_series(metrics: Any, fleet: FleetProfile, *, step: str = "1h") -> list
     import pandas as pd
 
     from holoops.analyze.counters import gauge_matrix, rate_matrix
+    from holoops.catalogs import signals
     from holoops.frames import to_pandas
 
-    sig = _signals()
+    sig = signals()
     m = to_pandas(metrics)
     t0, t1 = m["ts"].min().ceil("5min"), m["ts"].max().floor("5min")
     grid_idx = pd.date_range(t0, t1, freq="5min", tz="UTC")

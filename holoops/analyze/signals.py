@@ -16,8 +16,6 @@ utilisation / 100, GPU memory ``FB_USED / (FB_USED + FB_FREE)``, disk ``1 - avai
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from holoops.analyze.counters import (
@@ -39,13 +37,11 @@ __all__ = ["golden_signals", "saturation", "latency_from_logs", "signal_names"]
 QUANTILES = (0.5, 0.95, 0.99)
 
 
-@lru_cache(maxsize=1)
 def signal_names() -> dict[str, Any]:
-    """The signal catalog (``holoops/catalogs/signals.yaml``) as a dict."""
-    import yaml
+    """The signal catalog (``holoops/catalogs/signals.yaml``) as a dict (cached; read-only)."""
+    from holoops.catalogs import signals
 
-    path = Path(__file__).resolve().parent.parent / "catalogs" / "signals.yaml"
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return signals()
 
 
 def _gap_mask(metrics: Any, grid, window_ns: int, by: Sequence[str], keys: list) -> Any:

@@ -6,19 +6,15 @@ Metric names come from ``holoops/catalogs/signals.yaml`` so the dashboard reads 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from holoops.fleet import FleetProfile
 
-SIGNALS = Path(__file__).resolve().parents[2] / "catalogs" / "signals.yaml"
-
-
 def signals() -> dict:
-    import yaml
+    from holoops.catalogs import signals as catalog
 
-    return yaml.safe_load(SIGNALS.read_text(encoding="utf-8"))
+    return catalog()
 
 
 def _panel(pid: int, title: str, targets: list[tuple[str, str]], x: int, y: int, unit: str) -> dict:
