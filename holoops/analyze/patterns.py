@@ -28,6 +28,8 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from holoops.frames import utc as _utc
+
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import pandas as pd
@@ -126,34 +128,34 @@ def _as_list(messages: Any) -> list:
     return ["" if m is None else str(m) for m in messages]
 
 
+def _replace_all(s: Any, masks: tuple[tuple[str, str], ...], parts: int) -> Any:
+    """``masks`` applied in order to the polars Series ``s``; with ``parts`` > 1 the column is cut into
+    that many slices, one expression each, which polars runs in parallel. Returns a Series."""
+    import polars as pl
+
+    def chain(expr):
+        for pattern, repl in masks:
+            expr = expr.str.replace_all(pattern, repl)
+        return expr
+
+    if parts <= 1:
+        return pl.DataFrame({"m": s}).select(chain(pl.col("m"))).to_series()
+    step = -(-len(s) // parts)
+    frame = pl.DataFrame({f"m{i}": s.slice(i * step, step).extend_constant(None, step - len(
+        s.slice(i * step, step))) for i in range(parts)})
+    out = frame.select([chain(pl.col(f"m{i}")) for i in range(parts)])
+    return pl.concat([out.get_column(f"m{i}") for i in range(parts)]).head(len(s))
+
+
 def _mask(lines: list[str], masks: tuple[tuple[str, str], ...]) -> list[str]:
     """Apply ``masks`` in order to ``lines`` with polars (Rust regex); returns the masked strings."""
     import polars as pl
 
     if not lines or not masks:
         return list(lines)
-    s = pl.Series("m", lines, dtype=pl.String)
     # polars runs separate expressions in parallel: cut the column into one part per core
     parts = max(1, min(os.cpu_count() or 1, len(lines) // 2000))
-    if parts == 1:
-        expr = pl.col("m")
-        for pattern, repl in masks:
-            expr = expr.str.replace_all(pattern, repl)
-        return s.to_frame().select(expr).to_series().to_list()
-    step = -(-len(lines) // parts)
-    frame = pl.DataFrame({f"m{i}": s.slice(i * step, step).extend_constant(None, step - len(
-        s.slice(i * step, step))) for i in range(parts)})
-    exprs = []
-    for i in range(parts):
-        expr = pl.col(f"m{i}")
-        for pattern, repl in masks:
-            expr = expr.str.replace_all(pattern, repl)
-        exprs.append(expr)
-    out = frame.select(exprs)
-    masked: list[str] = []
-    for i in range(parts):
-        masked.extend(out.get_column(f"m{i}").to_list())
-    return masked[:len(lines)]
+    return _replace_all(pl.Series("m", lines, dtype=pl.String), masks, parts).to_list()
 
 
 def mask_messages(messages: list[str], config: MinerConfig | None = None) -> list[str]:
@@ -246,7 +248,6 @@ def _mask_distinct(codes: np.ndarray, s: Any, masks: tuple[tuple[str, str], ...]
     """Apply ``masks`` to the distinct lines ``s`` (polars Series), deduplicating again after each
     stage (``stages``: mask counts per stage) so later masks run on fewer lines; returns the composed
     codes and the distinct masked lines."""
-    import polars as pl
 
     start = 0
     for size in stages:
@@ -254,24 +255,7 @@ def _mask_distinct(codes: np.ndarray, s: Any, masks: tuple[tuple[str, str], ...]
         start += size
         # polars runs separate expressions in parallel: one slice of the lines per core (many lines only)
         parts = max(1, min(os.cpu_count() or 1, len(s) // 500)) if len(s) >= _PARALLEL_MIN else 1
-        if parts == 1:
-            expr = pl.col("m")
-            for pattern, repl in stage:
-                expr = expr.str.replace_all(pattern, repl)
-            masked = pl.DataFrame({"m": s}).select(expr).to_series()
-        else:
-            step = -(-len(s) // parts)
-            frame = pl.DataFrame({f"m{i}": s.slice(i * step, step).extend_constant(None, step - len(
-                s.slice(i * step, step))) for i in range(parts)})
-            exprs = []
-            for i in range(parts):
-                expr = pl.col(f"m{i}")
-                for pattern, repl in stage:
-                    expr = expr.str.replace_all(pattern, repl)
-                exprs.append(expr)
-            out = frame.select(exprs)
-            masked = pl.concat([out.get_column(f"m{i}") for i in range(parts)]).head(len(s))
-        sub_codes, s = _arrow_factorize(masked.to_arrow())
+        sub_codes, s = _arrow_factorize(_replace_all(s, stage, parts).to_arrow())
         codes = sub_codes[codes]
     return codes, s.to_list()
 
@@ -478,13 +462,6 @@ def _native_kind(df: Any) -> str:
     if mod not in ("pandas", "polars"):
         raise TypeError(f"expected a pandas or polars logs frame, got {type(df).__name__}")
     return mod
-
-
-def _utc(value: Any) -> pd.Timestamp:
-    import pandas as pd
-
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
 
 
 def _span(spec: Any, end: pd.Timestamp) -> tuple[pd.Timestamp, pd.Timestamp]:
