@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from holoops.frames import utc as _ts
+
 CATALOG = Path(__file__).resolve().parents[1] / "catalogs" / "hypotheses.yaml"
 OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b}
 #: signals whose summary over the window is the minimum (the rest: maximum)
@@ -106,13 +108,6 @@ def _pd(frame: Any) -> Any:
     from holoops.frames import to_pandas
 
     return to_pandas(frame)
-
-
-def _ts(t: Any):
-    import pandas as pd
-
-    t = pd.Timestamp(t)
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
 def _slice(df: Any, col: str, a: Any, b: Any) -> Any:

@@ -12,6 +12,7 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from holoops.frames import utc as _ts
 
 _CACHE_ATTR = "_holoops_report_cache"
 
@@ -122,13 +123,6 @@ def _empty_frames() -> dict[str, Any]:
                                "start": ts, "duration_ms": pd.Series([], dtype=float), "status": s}),
         "events": pd.DataFrame({"ts": ts, "kind": s, "service": s, "detail": s}),
     }
-
-
-def _ts(t: Any):
-    import pandas as pd
-
-    t = pd.Timestamp(t)
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
 def _max_ts(*frames: Any, how: str = "max"):

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from holoops.reports import Section
+from holoops.frames import utc as _ts
 
 #: incident kind -> the runbook that handles it (file stem under runbooks/)
 RUNBOOK_OF = {"gpu_memory_exhaustion": "gpu_memory_pressure", "latency_regression": "latency_regression",
@@ -96,13 +97,6 @@ def _frames(hx: Any) -> Any:
     if hasattr(raw, "incident"):
         ns.incident = raw.incident
     return ns
-
-
-def _ts(t: Any):
-    import pandas as pd
-
-    t = pd.Timestamp(t)
-    return t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
 
 
 def incident_window(hx: Any, frames: Any = None) -> tuple[Any, Any, str]:
