@@ -93,7 +93,6 @@ def _span_window_seconds(spans: Any) -> float:
 # --------------------------------------------------------------------------------------------------
 def _span_arrays(spans: Any):
     """Numpy arrays of the spans sorted by trace, with start/end in ms since the epoch."""
-    import numpy as np
 
     from holoops.frames import to_pandas
 
@@ -102,7 +101,7 @@ def _span_arrays(spans: Any):
     start = df["start"].astype("datetime64[ns, UTC]").astype("int64").to_numpy() / 1e6
     end = start + df["duration_ms"].to_numpy(dtype=float)
     parent = df["parent_id"].fillna("").astype(str).to_numpy()
-    return df, start, end, parent, np
+    return df, start, end, parent
 
 
 def critical_path(spans: Any) -> pd.DataFrame:
@@ -115,7 +114,9 @@ def critical_path(spans: Any) -> pd.DataFrame:
     Columns: trace_id, span_id, service, operation, critical_ms (time on the path), trace_ms.
     """
 
-    df, start, end, parent, np = _span_arrays(spans)
+    import numpy as np
+
+    df, start, end, parent = _span_arrays(spans)
     trace = df["trace_id"].astype(str).to_numpy()
     span_id = df["span_id"].astype(str).to_numpy()
     bounds = np.flatnonzero(np.r_[True, trace[1:] != trace[:-1], True])
