@@ -26,11 +26,17 @@ if [ ! -x "$VENV/bin/python" ]; then
   echo "setup: creating $VENV"
   "$PY" -m venv "$VENV"
 fi
-if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+# reinstall when the project or the C accelerator's source changed (pip builds it in place)
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ holoops/analyze/_minecore.c -nt "$stamp" ]; then
   echo "setup: installing holoops[dev] into $VENV (first run takes a few minutes)"
   "$VENV/bin/python" -m pip install -q --upgrade pip wheel
   "$VENV/bin/python" -m pip install -q -e ".[dev]"
   touch "$stamp"
 fi
 "$VENV/bin/python" -m ipykernel install --user --name python3 >/dev/null 2>&1 || true
-echo "setup: ready ($("$VENV/bin/holoops" --version))"
+if "$VENV/bin/python" -c "import holoops.analyze._minecore" 2>/dev/null; then
+  native="C template-mining core built"
+else
+  native="C template-mining core NOT built (no compiler?): pure-Python fallback, same results, slower"
+fi
+echo "setup: ready ($("$VENV/bin/holoops" --version); $native)"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -158,3 +159,64 @@ def test_fast_path_matches_plain_masking():
         a = mine_templates(data)
         b = mine_templates(data, config=plain)
         assert a.templates == b.templates and (a.ids == b.ids).all() and a.counts == b.counts
+
+
+def _pure(monkeypatch, data, **kw):
+    with monkeypatch.context() as m:
+        m.setenv("HOLOOPS_PURE_PYTHON", "1")
+        return mine_templates(data, **kw)
+
+
+def _random_lines(seed: int, n: int) -> list[str]:
+    """Lines built from a small vocabulary of words, numbers, ids and odd characters, so that templates
+    repeat, numbers vary, runs of masks appear and single-token lines merge."""
+    import random
+
+    rng = random.Random(seed)
+    words = ["open", "close", "user", "bglio7", "bglio<*>x", "rdd_3", "node-17", "ünï", "日本", "a", "=", "x=1",
+             "/var/log/a1", "0x1f", "10.0.0.1:80", "12 KB", "3ms", "deadbeef0011", "-", "<*>", "\t", "\u00a0"]
+    out = []
+    for _ in range(n):
+        k = rng.choice((1, 1, 2, 3, 4, 6, 9))
+        toks = [rng.choice(words) if rng.random() < 0.7 else str(rng.randint(0, 10 ** rng.randint(1, 9)))
+                for _ in range(k)]
+        out.append(" ".join(toks))
+    return out
+
+
+def test_native_core_equals_pure_python(monkeypatch):
+    """The C accelerator (holoops.analyze._minecore) gives exactly the pure-Python result: per-line ids,
+    templates and counts, on random lines, the edge cases and (where present) every Loghub dataset."""
+    from holoops.analyze import patterns
+
+    if patterns._core() is None:
+        if os.environ.get("HOLOOPS_REQUIRE_NATIVE"):
+            pytest.fail("HOLOOPS_REQUIRE_NATIVE is set but holoops.analyze._minecore is not built")
+        pytest.skip("holoops.analyze._minecore is not built (no C compiler at install time)")
+    lines, _, _ = _synthetic(2)
+    odd = ["tab\there 12\tx", "nbsp\u00a0ip 10.0.0.12 done", "ünïcode 12 ms", "trailing newline 7\n", "\r\n",
+           "Thu Aug 4 12:00 done", "", " ", "9 9 9", "blk_-42 +7 -<8>", "\ud800 lone surrogate 5", "𝔘 12",
+           "bglio<*>", "bglio<*>x", "bglio<*>", "<*> <*> <*>", "a <*>1 <*>1 b"]
+    sets = [lines, odd, odd * 3, [*lines, *odd], *(_random_lines(s, 3000) for s in range(4)),
+            _random_lines(9, 25_000)]  # above the dict-first threshold
+    loghub = ROOT / ".." / "shared" / "data" / "loghub-dev"
+    if loghub.exists():
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from _loghub import DATASETS, load
+
+        sets += [load(name)[0] for name in DATASETS]
+    for data in sets:
+        a = mine_templates(data)
+        b = _pure(monkeypatch, data)
+        assert a.templates == b.templates and a.counts == b.counts and (a.ids == b.ids).all()
+    # items that are not str take the converting path (and still agree)
+    mixed = [*odd, None, 7, 3.5]
+    a, b = mine_templates(mixed), _pure(monkeypatch, mixed)
+    assert a.templates == b.templates and (a.ids == b.ids).all()
+
+
+def test_single_token_lines_that_merge():
+    """Regression: two one-token lines that are one identifier with variable parts used to crash the
+    grouping (max() of no other positions)."""
+    res = mine_templates(["bglio7x", "bglio12", "bglio7x", "other"])
+    assert len(res.ids) == 4 and res.ids[0] == res.ids[2]

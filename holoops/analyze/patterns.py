@@ -18,6 +18,11 @@ How, in three steps, with one default configuration for any log (:class:`MinerCo
    The first token is kept as part of the key (as Drain does) so ``boot (command <*>)`` and
    ``halt (command <*>)`` stay apart. Repeats until nothing changes.
 
+The per-line loops (digit-zeroed dedupe, the digit-run mask, tokenising, grouping) run in C where the
+optional extension :mod:`holoops.analyze._minecore` is built (``pip install`` compiles it; set
+``HOLOOPS_PURE_PYTHON=1`` to bypass it); the Python functions here are the reference and the fallback,
+and ``tests/test_patterns.py`` checks that both give the same ids, templates and counts.
+
 ``error_patterns(logs)`` mines a logs frame and reports per template: count, first/last seen,
 services, level mix, a trend per time bucket, and ``new``/``surge`` flags against a baseline.
 """
@@ -155,7 +160,16 @@ def _mask(lines: list[str], masks: tuple[tuple[str, str], ...]) -> list[str]:
         return list(lines)
     # polars runs separate expressions in parallel: cut the column into one part per core
     parts = max(1, min(os.cpu_count() or 1, len(lines) // 2000))
-    return _replace_all(pl.Series("m", lines, dtype=pl.String), masks, parts).to_list()
+    try:
+        series = pl.Series("m", lines, dtype=pl.String)
+    except UnicodeEncodeError:  # a lone surrogate (polars holds UTF-8 only): it becomes U+FFFD
+        series = pl.Series("m", [_valid_utf8(m) for m in lines], dtype=pl.String)
+    return _replace_all(series, masks, parts).to_list()
+
+
+def _valid_utf8(text: str) -> str:
+    """``text`` with each lone surrogate replaced by U+FFFD (a surrogate pair becomes its character)."""
+    return text.encode("utf-16", "surrogatepass").decode("utf-16", "replace")
 
 
 def mask_messages(messages: list[str], config: MinerConfig | None = None) -> list[str]:
@@ -244,10 +258,11 @@ _PARALLEL_MIN = 20_000
 
 
 def _mask_distinct(codes: np.ndarray, s: Any, masks: tuple[tuple[str, str], ...],
-                   stages: tuple[int, ...]) -> tuple[np.ndarray, list[str]]:
+                   stages: tuple[int, ...], core: Any = None) -> tuple[np.ndarray, list[str]]:
     """Apply ``masks`` to the distinct lines ``s`` (polars Series), deduplicating again after each
     stage (``stages``: mask counts per stage) so later masks run on fewer lines; returns the composed
-    codes and the distinct masked lines."""
+    codes and the distinct masked lines. With ``core`` (the C module) the plain digit-run mask
+    (:data:`_DIGIT_RUNS`) runs in C, the others in polars."""
 
     start = 0
     for size in stages:
@@ -255,9 +270,26 @@ def _mask_distinct(codes: np.ndarray, s: Any, masks: tuple[tuple[str, str], ...]
         start += size
         # polars runs separate expressions in parallel: one slice of the lines per core (many lines only)
         parts = max(1, min(os.cpu_count() or 1, len(s) // 500)) if len(s) >= _PARALLEL_MIN else 1
-        sub_codes, s = _arrow_factorize(_replace_all(s, stage, parts).to_arrow())
+        sub_codes, s = _arrow_factorize(_apply_masks(s, stage, parts, core).to_arrow())
         codes = sub_codes[codes]
     return codes, s.to_list()
+
+
+#: the default mask that C runs without a regex engine (same result)
+_DIGIT_RUNS = (r"[0-9]+", WILDCARD)
+
+
+def _apply_masks(s: Any, masks: tuple[tuple[str, str], ...], parts: int, core: Any) -> Any:
+    """``masks`` in order on the polars Series ``s``; the digit-run mask in C when ``core`` is given."""
+    import polars as pl
+
+    at = masks.index(_DIGIT_RUNS) if core is not None and _DIGIT_RUNS in masks else -1
+    if at < 0:
+        return _replace_all(s, masks, parts)
+    if at:
+        s = _replace_all(s, masks[:at], parts)
+    s = pl.Series("m", core.mask_digit_runs(s.to_list()), dtype=pl.String)
+    return _apply_masks(s, masks[at + 1:], parts, core) if at + 1 < len(masks) else s
 
 
 def _collapse_runs(tokens: list[str]) -> tuple[str, ...]:
@@ -337,7 +369,7 @@ def _group_shapes(shapes: list[tuple[str, ...]], config: MinerConfig) -> list[tu
         while changed:
             changed = False
             for p in range(n):
-                if seen[p] >= 0 and max(stamp[:p] + stamp[p + 1:]) <= seen[p]:
+                if seen[p] >= 0 and max(stamp[:p] + stamp[p + 1:], default=-1) <= seen[p]:
                     continue
                 seen[p] = version
                 if cols is None:
@@ -386,6 +418,33 @@ def _group_shapes(shapes: list[tuple[str, ...]], config: MinerConfig) -> list[tu
     return out
 
 
+def _core() -> Any:
+    """The C accelerator module, or None when it is not built or ``HOLOOPS_PURE_PYTHON`` is set."""
+    if os.environ.get("HOLOOPS_PURE_PYTHON"):
+        return None
+    try:
+        from holoops.analyze import _minecore
+    except ImportError:
+        return None
+    return _minecore
+
+
+def _zeroed_codes(lines: list, core: Any) -> tuple[np.ndarray, Any] | None:
+    """``(codes, distinct)`` of ``lines`` with every digit zeroed (``distinct``: a polars Series), in C
+    when ``core`` is given, else through Arrow (:func:`_zeroed_distinct`); None when an item is not a str
+    or cannot be encoded (the caller takes the plain path)."""
+    if core is None:
+        return _zeroed_distinct(lines)
+    import numpy as np
+    import polars as pl
+
+    try:
+        codes, distinct = core.zero_factorize(lines)
+        return np.frombuffer(codes, dtype=np.int64), pl.Series("m", distinct, dtype=pl.String)
+    except (TypeError, UnicodeEncodeError):  # not a str; a lone surrogate (polars holds UTF-8 only)
+        return None
+
+
 def mine_templates(messages: Any, *, config: MinerConfig | None = None) -> TemplateResult:
     """Group log messages into templates.
 
@@ -394,12 +453,16 @@ def mine_templates(messages: Any, *, config: MinerConfig | None = None) -> Templ
 
     Every step works on distinct strings only: distinct lines; with the default masks, distinct lines
     with every digit zeroed (:func:`_zero_digits`, exact); distinct masked lines; distinct templates.
-    The line -> template map is the composition of the per-step codes (numpy fancy indexing).
+    The line -> template map is the composition of the per-step codes (numpy fancy indexing). The
+    per-line loops run in C (:mod:`holoops.analyze._minecore`) where it is built, else in Python; both
+    give the same result.
     """
     import numpy as np
 
     config = config or MinerConfig()
-    lines = _as_list(messages)
+    core = _core()
+    # a plain list goes straight to C, which checks every item is a str (the Python check costs more)
+    lines = messages if core is not None and type(messages) is list else _as_list(messages)
     if not lines:
         return TemplateResult(np.zeros(0, dtype=np.int64), [], [])
     fast = None
@@ -407,11 +470,16 @@ def mine_templates(messages: Any, *, config: MinerConfig | None = None) -> Templ
         # many lines: exact repeats dominate, a dict dedupe (cached str hashes) first is cheaper than
         # zeroing every byte; few lines: one byte pass over all of them is cheaper (same result)
         raw_codes, raw = _factorize(lines) if len(lines) > _DICT_FIRST else (None, lines)
-        fast = _zeroed_distinct(raw)
+        fast = _zeroed_codes(raw, core)
+    if fast is None and lines is messages and core is not None:
+        lines = _as_list(messages)  # an item was not a str
+        if config.masks == DEFAULT_MASKS and not config.extra_masks:
+            raw_codes, raw = _factorize(lines) if len(lines) > _DICT_FIRST else (None, lines)
+            fast = _zeroed_codes(raw, core)
     if fast is not None:
         zcodes, zdistinct = fast
         mcodes, muniques = _mask_distinct(zcodes if raw_codes is None else zcodes[raw_codes], zdistinct,
-                                          config.masks, _DEFAULT_STAGES)
+                                          config.masks, _DEFAULT_STAGES, core)
     else:  # user masks (they may test digit values) or an odd line: masks on the distinct lines as given
         codes, uniques = _factorize(lines)
         if config.masks == DEFAULT_MASKS:
@@ -424,8 +492,10 @@ def mine_templates(messages: Any, *, config: MinerConfig | None = None) -> Templ
             masked = _mask(uniques, (*config.extra_masks, *config.masks))
         mcodes, muniques = _factorize(masked)
         mcodes = mcodes[codes]
-    shapes = _shapes(muniques)
-    templ = _group_shapes(shapes, config)
+    if core is not None:
+        templ = core.group_shapes(core.shapes(muniques), config.min_distinct, config.key_tokens, _same_kind)
+    else:
+        templ = _group_shapes(_shapes(muniques), config)
     tcodes, tuniques = _factorize([" ".join(t) for t in templ])
     line_t = tcodes[mcodes]
     counts = np.bincount(line_t, minlength=len(tuniques))
