@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from _loghub import DATASETS, DRAIN_PUBLISHED, load, loghub_dir  # noqa: E402
 
-from holoops.analyze.patterns import grouping_accuracy, mine_templates  # noqa: E402
+from holoops.analyze.patterns import _core, grouping_accuracy, mine_templates  # noqa: E402
 
 
 def drain3_ids(lines: list[str]) -> list[int]:
@@ -47,27 +47,37 @@ def compare_throughput(lines: list[str], rounds: int, have_drain3: bool) -> dict
 
     Both run in this process, warm (a warm-up call each first), on the same list object; file reading
     and parsing are outside the clock for both. Each round runs holoops once (``mine_templates(lines)``,
-    everything included: input conversion, masking, grouping, the per-line ids) then Drain3 once (a
-    fresh ``TemplateMiner()`` built before its clock, so its construction is not counted). Rounds are
-    interleaved so machine load hits both alike; the median of ``rounds`` is reported. The garbage
-    collector stays on (as in production) and runs a full collection before each timed call, with the
-    other side's results already dropped.
+    everything included: input conversion, masking, grouping, the per-line ids), holoops once more with
+    its C core off (``HOLOOPS_PURE_PYTHON=1``: keys ``p_*``), then Drain3 once (a fresh ``TemplateMiner()``
+    built before its clock, so its construction is not counted). Rounds are interleaved so machine load
+    hits all alike; the median of ``rounds`` is reported. The garbage collector stays on (as in
+    production) and runs a full collection before each timed call, with the other side's results
+    already dropped.
     """
     import statistics
 
     from drain3 import TemplateMiner
 
+    def pure(lines):
+        os.environ["HOLOOPS_PURE_PYTHON"] = "1"
+        try:
+            return mine_templates(lines)
+        finally:
+            del os.environ["HOLOOPS_PURE_PYTHON"]
+
     mine_templates(lines[:2000])
+    pure(lines[:2000])
     if have_drain3:
         drain3_feed(TemplateMiner(), lines[:2000])
-    res: dict[str, list[float]] = {"h_wall": [], "h_cpu": [], "d_wall": [], "d_cpu": []}
+    res: dict[str, list[float]] = {k: [] for k in ("h_wall", "h_cpu", "p_wall", "p_cpu", "d_wall", "d_cpu")}
     for _ in range(rounds):
-        gc.collect()
-        w, c = time.perf_counter(), time.process_time()
-        result = mine_templates(lines)
-        res["h_wall"].append(time.perf_counter() - w)
-        res["h_cpu"].append(time.process_time() - c)
-        del result
+        for key, fn in (("h", mine_templates), ("p", pure)):
+            gc.collect()
+            w, c = time.perf_counter(), time.process_time()
+            result = fn(lines)
+            res[f"{key}_wall"].append(time.perf_counter() - w)
+            res[f"{key}_cpu"].append(time.process_time() - c)
+            del result
         if have_drain3:
             tm = TemplateMiner()
             gc.collect()
@@ -117,14 +127,18 @@ def main() -> int:
             "miner built outside its clock; rounds interleaved (holoops then Drain3), median over the rounds. "
             "Wall = perf_counter, CPU = process_time (all threads; the machine may be shared, so CPU is the "
             "steadier figure).", "",
-            "| lines | rounds | holoops lines/s (wall) | Drain3 lines/s (wall) | ratio (wall) | ratio (CPU) |",
-            "|---|---|---|---|---|---|"]
+            f"holoops C core: {'built, used' if _core() is not None else 'NOT built: pure Python in both rows'}. "
+            "The pure-Python row is the same holoops call with `HOLOOPS_PURE_PYTHON=1`.", "",
+            "| lines | rounds | holoops lines/s (wall) | Drain3 lines/s (wall) | ratio (wall) | ratio (CPU) "
+            "| pure-Python ratio (wall / CPU) |",
+            "|---|---|---|---|---|---|---|"]
     big = (all_lines * (200_000 // len(all_lines) + 1))[:200_000]
     for label, lines, rounds in (("16k (all 8 concatenated)", all_lines, 9), ("200k (16k replicated)", big, 3)):
         r = compare_throughput(lines, rounds, have_drain3)
         out.append(f"| {label}: {len(lines):,} | {rounds} | {len(lines) / r['h_wall']:,.0f} | "
                    f"{len(lines) / r['d_wall']:,.0f} | {r['d_wall'] / r['h_wall']:.1f}x | "
-                   f"{r['d_cpu'] / r['h_cpu']:.1f}x |")
+                   f"{r['d_cpu'] / r['h_cpu']:.1f}x | {r['d_wall'] / r['p_wall']:.1f}x / "
+                   f"{r['d_cpu'] / r['p_cpu']:.1f}x |")
     text = "\n".join(out) + "\n"
     print(text)
     dest = HERE / "out" / "patterns.md"
