@@ -88,3 +88,24 @@ def test_hypotheses_ranked():
     ranked = rank([Hypothesis("bad config", 0.4, ["config event at onset"], "router", "config"),
                    Hypothesis("upstream outage", 0.9, ["math-core up=0"], "math-core", "crash")])
     assert ranked.best.name == "upstream outage" and "math-core up=0" in ranked._repr_html_()
+
+
+def test_interactive_remediation_shows_each_command_once(tmp_path, monkeypatch):
+    """Interactively each step is one confirmation gate (title, reason, command, Run button): the
+    section does not also list the plain action, which showed every command twice."""
+    import holoops.notebook
+    from holoops.reports import incident
+    from holoops.runbook import Action, ActionGate
+
+    monkeypatch.chdir(tmp_path)
+    g = {"source": "demo", "incident_kind": "latency_regression", "service": "vault", "onset": None,
+         "around": None, "lookback": "2h", "allow_actions": False, "platform": "kubernetes",
+         "action_executor": "subprocess", "action_log": None, "demo_days": 7}
+    hx = holoops.notebook.setup(g, "latency_regression", interactive=True)
+    incident.triage(hx)
+    sec = incident.remediation(hx)
+    gates = [b for b in sec.blocks if isinstance(b, ActionGate)]
+    assert gates, "an incident in the default window proposes steps"
+    assert not [b for b in sec.blocks if isinstance(b, Action)]
+    for gate in gates:
+        assert gate.entry.status == "pending" and gate.button.disabled

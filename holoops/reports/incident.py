@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from holoops.reports import Section
 from holoops.frames import utc as _ts
+from holoops.reports import Section
 
 #: incident kind -> the runbook that handles it (file stem under runbooks/)
 RUNBOOK_OF = {"gpu_memory_exhaustion": "gpu_memory_pressure", "latency_regression": "latency_regression",
@@ -154,7 +154,7 @@ def state(hx: Any) -> IncidentState:
     from holoops.analyze.timeline import detect_incidents
 
     m = frames.metrics
-    sub = m[(m["ts"] >= start - pd.Timedelta("1d")) & (m["ts"] <= end)]
+    sub = m[(m["ts"] >= start - pd.Timedelta(days=1)) & (m["ts"] <= end)]
     ev = getattr(frames, "events", None)
     try:
         found = detect_incidents({"metrics": sub, "events": ev}, hx.fleet)
@@ -275,7 +275,7 @@ def evidence(hx: Any) -> Section:
     if logs is not None and len(logs):
         from holoops.analyze.patterns import error_patterns
 
-        lw = logs[(logs["ts"] >= st.start - pd.Timedelta("1d")) & (logs["ts"] <= st.end)]
+        lw = logs[(logs["ts"] >= st.start - pd.Timedelta(days=1)) & (logs["ts"] <= st.end)]
         lw = lw[lw["level"].isin(["warning", "error", "critical", "debug"])]
         if len(lw):
             pats = error_patterns(lw, window=(st.start, st.end))
@@ -374,11 +374,11 @@ def remediation(hx: Any) -> Section:
     if p.allow_actions and p.action_executor == "record":
         mode += " by the 'record' executor (argv appended to the action log; nothing real ran)"
     sec = Section("Remediation", f"For `{top.kind}` on `{top.service}` ({p.platform}) — {mode}.")
-    for a in actions:
-        sec.add(a)
-    if hx.interactive:
+    if hx.interactive:  # each gate shows its step's title, reason and command once, above its Run button
         sec.add(*outcomes)
     else:
+        for a in actions:
+            sec.add(a)
         sec.add(pd.DataFrame([{"status": e.status, "step": e.title, "command": e.command, "reason": e.reason}
                               for e in outcomes]))
     hx.record("actions", [{"status": e.status, "title": e.title, "command": e.command}
