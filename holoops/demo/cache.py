@@ -2,7 +2,9 @@
 
 The key covers the arguments, the fleet profile and the simulator's own source, so a change to any of
 them simulates afresh. Entries live under ``$HOLOOPS_CACHE_DIR/demo`` (default ``~/.cache/holoops/demo``)
-as Parquet frames plus a JSON file with the truth, the window and the metadata.
+as Arrow IPC (Feather, LZ4) frames plus a JSON file with the truth, the window and the metadata. Feather
+rather than Parquet: the same size here, and a kernel reads the week back 3-4x faster (about 0.5 s
+against 2 s for 4M rows), which every notebook of a suite pays once.
 """
 
 from __future__ import annotations
@@ -49,7 +51,7 @@ def cached_simulate(**kwargs: Any):
     if info.exists():
         try:
             doc = json.loads(info.read_text())
-            frames = {f: pd.read_parquet(folder / f"{f}.parquet") for f in FRAMES}
+            frames = {f: pd.read_feather(folder / f"{f}.feather") for f in FRAMES}
             window = tuple(pd.Timestamp(t) for t in doc["window"])
             return DemoFleet(**frames, truth=doc["truth"], window=window, meta=doc["meta"])
         except Exception:  # a damaged entry is simulated again
@@ -59,7 +61,7 @@ def cached_simulate(**kwargs: Any):
         folder.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
         for f in FRAMES:
-            getattr(demo, f).to_parquet(tmp / f"{f}.parquet", index=False)
+            getattr(demo, f).reset_index(drop=True).to_feather(tmp / f"{f}.feather", compression="lz4")
         (tmp / "fleet.json").write_text(json.dumps(
             {"truth": demo.truth, "window": [str(t) for t in demo.window], "meta": demo.meta}, default=str))
         try:

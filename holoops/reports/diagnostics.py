@@ -53,7 +53,7 @@ def _health_table(hx: Any, d: Any):
     import pandas as pd
 
     m = _pd(d.metrics)
-    up = m[m["metric"].astype(str) == "up"]
+    up = m[m["metric"] == "up"]  # no astype: a categorical compares in place (3.5M rows)
     last_up = up.sort_values("ts").groupby(up["instance"].astype(str), observed=True).tail(1)
     gs = _pd(signals(hx))
     recent = gs[gs["ts"] > gs["ts"].max() - pd.Timedelta("15min")].groupby("service", observed=True).mean(
