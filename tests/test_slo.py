@@ -18,15 +18,17 @@ def fleet():
     return load_fleet()
 
 
-def vault_metrics(hours: int = 12, err_per_min: float = 0.5, burst_from: int | None = None) -> pd.DataFrame:
-    """vault: 1000 requests/min; ``err_per_min`` 5xx/min (0.05 %) and a 20 % burst from minute ``burst_from``;
-    a latency histogram with 0.5 % of requests over 50 ms."""
+def vault_metrics(hours: int = 12, err_per_min: float = 0.5, burst_from: int | None = None,
+                  burst_minutes: int | None = None) -> pd.DataFrame:
+    """vault: 1000 requests/min; ``err_per_min`` 5xx/min (0.05 %) and a 20 % burst from minute ``burst_from``
+    (to the end, or for ``burst_minutes``); a latency histogram with 0.5 % of requests over 50 ms."""
     n = hours * 60
     ok_inc = np.full(n, 1000.0 - err_per_min)
     err_inc = np.full(n, err_per_min)
     if burst_from is not None:
-        err_inc[burst_from:] = 200.0
-        ok_inc[burst_from:] = 800.0
+        stop = None if burst_minutes is None else burst_from + burst_minutes
+        err_inc[burst_from:stop] = 200.0
+        ok_inc[burst_from:stop] = 800.0
     ts = T0 + pd.to_timedelta(np.arange(n), unit="min")
     rows = []
     for code, inc in (("200", ok_inc), ("500", err_inc)):
@@ -52,6 +54,21 @@ def test_budget_and_burn_in_steady_state(fleet):
     assert lat["burn_1h"] == pytest.approx(0.5, rel=1e-6)
     assert lat["budget_remaining"] == pytest.approx(0.5, rel=1e-6)
     assert "data's window" in rep.window_note and "30d" in rep.window_note
+
+
+def test_spent_budget_is_a_warning_when_the_burn_is_over(fleet):
+    """A 10-minute 20 % burst spends the 12 h budget (360 errors of 720k requests) and is over long before
+    the end: no burn alert is open, but the budget is exhausted -- a warning with the minute it ran out."""
+    rep = slo_report(vault_metrics(err_per_min=0.1, burst_from=60, burst_minutes=10), fleet)
+    row = next(r for r in rep.rows if r["service"] == "vault" and r["sli"] == "availability")
+    assert row["status"] == "ok" and row["budget_remaining"] < 0
+    assert T0 + pd.Timedelta(minutes=60) <= row["exhausted_at"] < T0 + pd.Timedelta(minutes=70)
+    spent = [f for f in rep.findings() if f.kind == "slo_budget_exhausted"]
+    assert len(spent) == 1 and spent[0].severity == "warning" and spent[0].service == "vault"
+    assert spent[0].onset == row["exhausted_at"] and "exhausted" in rep._repr_html_()
+    # a budget with room left raises nothing
+    steady = slo_report(vault_metrics(err_per_min=0.4), fleet)
+    assert not steady.findings() and all(r["exhausted_at"] is None for r in steady.rows)
 
 
 def test_fast_burn_pages(fleet):

@@ -184,6 +184,17 @@ class SLOReport:
                                evidence={"sli": r["sli"], **{k: r[k] for k in (
                                    "target", "sli_value", "burn_5m", "burn_1h", "burn_6h", "budget_remaining")}},
                                runbook=RUNBOOKS["latency" if r["sli"] == "latency" else "errors"]))
+        for r in self.rows:  # no fast burn now, but the window's budget is spent: the error-budget policy
+            if r["status"] != "ok" or r.get("exhausted_at") is None:
+                continue
+            out.append(Finding("warning", r["service"], "slo_budget_exhausted", pd.Timestamp(r["exhausted_at"]),
+                               f"{r['service']} {r['sli']} error budget exhausted "
+                               f"({r['budget_remaining'] * 100:.0f}% left; spent since "
+                               f"{pd.Timestamp(r['exhausted_at']):%Y-%m-%d %H:%M} UTC): hold risky deploys "
+                               "until it recovers",
+                               evidence={"sli": r["sli"], **{k: r[k] for k in (
+                                   "target", "sli_value", "budget", "bad", "budget_remaining")}},
+                               runbook=RUNBOOKS["latency" if r["sli"] == "latency" else "errors"]))
         return out
 
     def _repr_html_(self) -> str:
@@ -201,10 +212,19 @@ class SLOReport:
                          f"<td>{_pct(r['sli_value'])}</td><td>{_pct(r['budget_remaining'])}</td>"
                          f"<td>{_x(r['burn_5m'])}</td><td>{_x(r['burn_1h'])}</td><td>{_x(r['burn_6h'])}</td>"
                          f"<td>{_x(r['burn_1d'])}</td>"
-                         f"<td style='color:{colour[r['status']]};font-weight:bold'>{r['status']}</td></tr>")
+                         f"<td style='color:{colour[r['status']]};font-weight:bold'>{r['status']}"
+                         f"{_exhausted(r)}</td></tr>")
             parts.append(f"<h4>{html.escape(svc)}</h4><table><thead><tr>{head}</tr></thead>"
                          f"<tbody>{body}</tbody></table>")
         return "".join(parts)
+
+
+def _exhausted(r: dict[str, Any]) -> str:
+    """The status cell's note for a spent budget (the status itself is the burn-rate alert state)."""
+    if r.get("exhausted_at") is None:
+        return ""
+    return (" <span style='color:#dc2626'>(budget exhausted "
+            f"{r['exhausted_at']:%m-%d %H:%M})</span>")
 
 
 def _pct(v: float) -> str:
@@ -241,6 +261,9 @@ def slo_report(metrics: Any, fleet: Any, *, step: str = "1m") -> SLOReport:
         t = float(np.nansum(total[-n_budget:]))
         b = float(np.nansum(bad[-n_budget:]))
         budget = (1 - target) * t
+        spent = np.cumsum(np.nan_to_num(bad[-n_budget:]))
+        over = np.flatnonzero(spent > budget) if budget > 0 and b > budget else np.array([], dtype=int)
+        exhausted_at = int(grid[-n_budget:][over[0]]) if len(over) else None
         firing_any = np.zeros(len(grid), dtype=bool)
         status, since = "ok", None
         for long_w, short_w, thr, sev in BURN_RULES:
@@ -272,7 +295,8 @@ def slo_report(metrics: Any, fleet: Any, *, step: str = "1m") -> SLOReport:
                      "budget_remaining": 1 - b / budget if budget > 0 else float("nan"),
                      **{f"burn_{w}": last(w) for w in BURN_WINDOWS},
                      "status": status,
-                     "alert_since": None if since is None else _ts(since)})
+                     "alert_since": None if since is None else _ts(since),
+                     "exhausted_at": None if exhausted_at is None else _ts(exhausted_at)})
     summary_cols = {k: np.array([r[k] for r in rows], dtype=object if k in ("service", "sli", "status")
                                 else float)
                     for k in ("service", "sli", "target", "sli_value", "total", "bad", "budget",

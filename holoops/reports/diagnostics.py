@@ -155,7 +155,10 @@ def slo_status(hx: Any) -> Section:
         hx.finding(f.severity, f.summary, service=f.service, runbook=f.runbook)
     hx.record("slo", {f"{r['service']}/{r['sli']}": {"status": r["status"],
                                                       "budget_remaining": r["budget_remaining"]} for r in rows})
-    summary = (f"{len(burning)} of {len(rows)} SLOs burning at the end of the window. Least budget left: "
+    spent = [r for r in rows if r.get("exhausted_at") is not None]
+    summary = (f"{len(burning)} of {len(rows)} SLOs burning at the end of the window"
+               + (f"; {len(spent)} have spent their error budget ({', '.join(r['service'] + ' ' + r['sli'] for r in spent)})"
+                  if spent else "") + ". Least budget left: "
                + ", ".join(f"{r['service']} {r['sli']} {r['budget_remaining']:.0%}" for r in low) + ".")
     return Section("SLO status", summary, [rep])
 
