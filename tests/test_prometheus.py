@@ -479,3 +479,62 @@ def test_series_targets_and_metrics_helper(prom, tmp_path):
     before = src.requests_sent
     again = src.metrics([name], a, b, step=60)
     assert src.requests_sent == before and len(again) == len(m)
+
+
+@pytest.mark.prometheus
+@pytest.mark.timeout(600)
+def test_diagnostics_notebook_on_live_prometheus_equals_the_export(prom, tmp_path):
+    """The diagnostics notebook with ``source="prometheus"`` (a real server, backfilled from the demo's
+    OpenMetrics) reports the same fleet as with ``source="exports"`` over the same file: the same golden
+    signals and saturation peaks. (Live, fleet health is probes and scrape targets instead: this
+    backfilled server scrapes nothing and the fleet's hosts don't exist here, so none answer.)"""
+    import shutil
+
+    from holoops.run import run_notebook
+
+    if not prom["demo"]:
+        pytest.skip("needs the demo fleet's OpenMetrics export")
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    shutil.copy(prom["om"], folder / "metrics.om")
+    window = {"start": prom["start"].isoformat(), "end": prom["end"].isoformat()}
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "diagnostics.ipynb"
+    live = run_notebook(nb, {"source": "prometheus", "prometheus_url": prom["url"], **window},
+                        out_dir=tmp_path / "live", record_history=False, timeout=400)
+    assert live.ok, live.failure_text()
+    export = run_notebook(nb, {"source": "exports", "exports_path": str(folder), **window},
+                          out_dir=tmp_path / "export", record_history=False, timeout=400)
+    assert export.ok, export.failure_text()
+    a, b = live.records, export.records
+    assert a["health"]["probes"] == 7 and a["health"]["targets"] == 0 and len(b["health"]) == 7
+    assert set(a["golden_signals"]) == set(b["golden_signals"]) and len(a["golden_signals"]) >= 6
+    diffs = {(svc, k): (v, b["golden_signals"][svc][k]) for svc, row in a["golden_signals"].items()
+             for k, v in row.items() if v != pytest.approx(b["golden_signals"][svc][k], rel=1e-6, abs=1e-9)}
+    assert not diffs, diffs
+    assert a["saturation_peaks"] == pytest.approx(b["saturation_peaks"], rel=1e-6)
+
+
+@pytest.mark.prometheus
+@pytest.mark.timeout(300)
+def test_raw_returns_stored_samples_once_across_pieces(prom):
+    """``raw()`` gives every stored sample once at its own timestamp, also across its range-vector pieces
+    (1-hour pieces here over a day); a range query at the default 15 s step repeats each 60 s sample."""
+    import numpy as np
+
+    exp, _ = _expected_frame(prom["om"])
+    one = exp[exp["metric"] == exp["metric"].iloc[0]]
+    inst = one["instance"].iloc[0]
+    one = one[one["instance"] == inst].sort_values("ts")
+    metric = one["metric"].iloc[0]
+    extra = {c: one[c].iloc[0] for c in exp.columns
+             if c not in ("ts", "value", "metric", "service", "instance") and one[c].notna().all()}
+    one = one[np.logical_and.reduce([one[c] == v for c, v in extra.items()])] if extra else one
+    sel = promql_selector(metric, instance=inst, **extra)
+    src = PrometheusSource(prom["url"], auth=False, timeout=30, raw_chunk_s=3600)
+    got = src.raw(sel, prom["start"], prom["end"]).sort_values("ts")
+    assert src.requests_sent >= 24  # one request per hour of the day
+    assert got["ts"].is_unique and len(got) == len(one)
+    assert (got["ts"].to_numpy() == one["ts"].to_numpy()).all()
+    assert np.allclose(got["value"].to_numpy(), one["value"].to_numpy(), rtol=1e-12)
+    grid = PrometheusSource(prom["url"], auth=False, timeout=30).query_range(sel, prom["start"], prom["end"])
+    assert len(grid) > 3 * len(one)  # the step grid is not the data

@@ -4,9 +4,11 @@
 notebook needs: a timeout on every call (connect, read and a whole-response deadline), retries with
 exponential backoff and jitter on connection errors, timeouts, HTTP 5xx and 429 (never on a 4xx bad
 query, which raises :class:`~holoops.errors.PrometheusError` with Prometheus's message and the query),
-a step that keeps every request under Prometheus's 11,000 points per series (long ranges are split
-into chunks and joined without duplicated boundary points), an optional Parquet cache with stale
-fallback, and safe PromQL building from user input (:func:`promql_selector`).
+raw samples at their own timestamps (:meth:`PrometheusSource.raw`, range vectors in 6-hour pieces: what
+the analyses need, since a range query's step grid repeats samples), range queries with a step that
+keeps every request under Prometheus's 11,000 points per series (long ranges are split into chunks and
+joined without duplicated boundary points), an optional Parquet cache with stale fallback, and safe
+PromQL building from user input (:func:`promql_selector`).
 """
 
 from __future__ import annotations
@@ -248,7 +250,8 @@ class PrometheusSource:
     def __init__(self, url: str | None = None, *, auth: PromAuth | bool | None = None,
                  timeout: float = 10.0, retries: int = 3, backoff: float = 0.5, max_backoff: float = 8.0,
                  cache: Any = None, allow_stale: bool = False, min_step: float = 15.0,
-                 max_points: int = MAX_POINTS, fresh_window: float = 300.0, config: str | None = None):
+                 max_points: int = MAX_POINTS, fresh_window: float = 300.0, config: str | None = None,
+                 raw_chunk_s: float = 6 * 3600.0):
         if auth is None:
             auth = load_auth(config)
         elif auth is False:
@@ -270,6 +273,9 @@ class PrometheusSource:
         self.max_backoff = float(max_backoff)
         self.min_step = float(min_step)
         self.max_points = int(max_points)
+        if raw_chunk_s <= 0:
+            raise ValueError("raw_chunk_s must be positive")
+        self.raw_chunk_s = float(raw_chunk_s)  # one raw request's span (samples per series ~ span / scrape)
         self.fresh_window = float(fresh_window)
         self.allow_stale = allow_stale
         if cache is True:
@@ -463,13 +469,56 @@ class PrometheusSource:
         """``/api/v1/targets`` data: ``{"activeTargets": [...], "droppedTargets": [...]}``."""
         return self._call("targets", f"state={state}", lambda: self.client.get_targets(state=state))
 
+    def raw(self, selector: str, start: TimeLike, end: TimeLike, *, engine: str = "pandas",
+            name: str | None = None, use_cache: bool = True, allow_stale: bool | None = None):
+        """The stored samples of ``selector`` in ``[start, end]``, at their own timestamps.
+
+        A range query resamples onto its step grid (each point repeats the last sample seen within the
+        lookback), which is not the data: counters then look flat and jump, and rates computed from
+        them are wrong wherever step and scrape interval differ. This asks for range vectors instead
+        (``selector[6h]`` evaluated at the end of each 6-hour piece, newest first), which return every
+        stored sample once; pieces overlap by a second and samples are keyed by timestamp, so a
+        boundary sample is kept once whichever way the server closes the range.
+        """
+        t0, t1 = to_epoch(start), to_epoch(end)
+        if t1 < t0:
+            raise ValueError(f"end ({_dt(t1).isoformat()}) is before start ({_dt(t0).isoformat()})")
+        df = self._cached(selector, t0, t1, 0, use_cache, allow_stale,
+                          lambda: self._fetch_raw(selector, t0, t1, name))
+        return _engine(df, engine)
+
+    def _fetch_raw(self, selector: str, t0: float, t1: float, name: str | None):
+        merged: dict[tuple, dict[float, float]] = {}
+        labels_of: dict[tuple, dict] = {}
+        at = t1
+        while True:
+            span = min(self.raw_chunk_s, at - t0) + 1.0
+            query = f"{selector}[{int(math.ceil(span))}s]"
+            params = {"timeout": f"{self.timeout:g}s", "time": f"{at:.3f}"}
+            result = self._call("query", query, lambda q=query, p=params: self.client.custom_query(q, params=p))
+            for item in result or []:
+                labels = item.get("metric", {})
+                key = tuple(sorted(labels.items()))
+                labels_of[key] = labels
+                pts = merged.setdefault(key, {})
+                for t, v in _parse_points(item.get("values", [])):
+                    if t0 <= t <= t1:
+                        pts[t] = v
+            if at - self.raw_chunk_s <= t0:
+                break
+            at -= self.raw_chunk_s
+        return series_to_frame(((labels_of[k], sorted(p.items())) for k, p in merged.items() if p),
+                               name=name or selector)
+
     def metrics(self, names: str | Sequence[str], start: TimeLike, end: TimeLike,
                 step: str | float | timedelta | None = None, *, engine: str = "pandas", **labels: Any):
-        """Raw series of each metric name (with optional label matchers) over a window, one frame."""
+        """Each metric name's series (with optional label matchers) over a window, one frame: the stored
+        samples (:meth:`raw`), or resampled onto ``step`` when one is given (:meth:`query_range`)."""
         import pandas as pd
 
         names = [names] if isinstance(names, str) else list(names)
-        frames = [self.query_range(promql_selector(n, **labels), start, end, step) for n in names]
+        frames = [self.raw(promql_selector(n, **labels), start, end) if step is None
+                  else self.query_range(promql_selector(n, **labels), start, end, step) for n in names]
         frames = [f for f in frames if len(f)]
         df = pd.concat(frames, ignore_index=True) if frames else _empty_metrics()
         return _engine(df, engine)
