@@ -7,8 +7,14 @@ columns are read.
 * :func:`request_table` -- per ``by`` group and ``freq`` bucket (the bucket *start*, UTC, epoch-aligned):
   ``requests``, ``errors_5xx`` (``status >= 500``), ``error_ratio`` and latency quantiles
   ``p50_ms``/``p95_ms``/``p99_ms``.
-A ``.jsonl``/``.ndjson`` path (the JSON-lines export) is scanned with polars' streaming engine, so
-memory stays bounded by the chunk size, not the file size.
+A ``.jsonl``/``.ndjson`` path (the JSON-lines export) is scanned by DuckDB's streaming JSON reader
+(only the needed keys are parsed), so memory grows with the number of groups and, for exact quantiles,
+8 bytes per latency -- not with the file size (measured under a 1 GiB cap on a 4 GiB file:
+``benchmarks/bench_memory.py``). polars' ``scan_ndjson`` streaming engine was measured to grow with the
+file, so ``backend="polars"`` on a JSON-lines path is not bounded. This path does not validate records
+as the readers do: a malformed line, timestamp or number stops it with an InputFileError.
+:func:`holoops.sources.exports.convert_export` streams such a file into Parquet with every bad
+record dead-lettered (file, line, field, reason), and the Parquet folder is then the input.
 
 * :func:`top_errors` -- the ``n`` endpoints with the most 5xx: ``requests``, ``errors_5xx``,
   ``error_ratio``.
@@ -22,8 +28,9 @@ Engines. On CPU the work runs in polars (lazy ``group_by``) or DuckDB SQL, which
 ``benchmarks/bench_analytics.py`` measured faster for that table (:data:`CPU_BACKEND`; override with
 ``backend=``). cuDF frames use cuDF's groupby on the GPU. Dask frames use the sketch: each partition is
 reduced to ``(group, bucket, sketch index) -> count``, partitions are combined with a groupby-sum, and
-the quantiles are read off the summed counts -- so percentiles on a cluster are a groupby-sum.
-``engine`` picks the returned frame type (None: the input's own type; paths and pyarrow: ``auto``).
+the quantiles are read off the summed counts -- so percentiles on a cluster are a groupby-sum. On
+DuckDB the sketch's buckets are read off the counts in SQL, so the (groups x buckets) counts table never
+leaves DuckDB (which can spill it). ``engine`` picks the returned frame type (None: the input's own type; paths and pyarrow: ``auto``).
 """
 
 from __future__ import annotations
@@ -77,7 +84,7 @@ def _kind(logs: Any) -> str:
         if mod == "polars" and type(logs).__name__ == "LazyFrame":
             return "polars_lazy"
         return mod
-    raise SchemaError(f"request logs must be a frame or a Parquet path, got {type(logs).__name__}")
+    raise SchemaError(f"request logs must be a frame, or a Parquet or JSON-lines path, got {type(logs).__name__}")
 
 
 def _parquet_source(path: str | Path) -> tuple[str, bool]:
@@ -152,6 +159,9 @@ def _polars_lazy(logs: Any, kind: str, cols: Sequence[str]):
 
 def _duck_source(con: Any, logs: Any, kind: str, cols: Sequence[str]) -> str:
     """Register ``logs`` with DuckDB; return the FROM expression."""
+    if kind == "path" and _is_jsonl(logs):
+        con.execute("SET TimeZone = 'UTC'")  # naive ISO timestamps are UTC, as in holoops' readers
+        return _jsonl_source(logs, cols)
     if kind == "path":
         src, hive = _parquet_source(logs)
         hv = ", hive_partitioning = true" if hive else ""
@@ -169,13 +179,67 @@ def _duck_source(con: Any, logs: Any, kind: str, cols: Sequence[str]) -> str:
     return "holoops_logs"
 
 
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+#: DuckDB types of the request-log keys read from JSON lines (any other key is read as text)
+_JSON_TYPES = {"ts": "VARCHAR", "status": "BIGINT", "latency_ms": "DOUBLE"}
+
+
+def _jsonl_source(path: str | Path, cols: Sequence[str]) -> str:
+    """A DuckDB ``read_json`` subquery over a JSON-lines file: only ``cols``, ``ts`` as TIMESTAMPTZ (ISO
+    strings, or epoch numbers in s/ms/µs/ns by magnitude, as :mod:`holoops.sources.formats._canon`)."""
+    import orjson
+
+    from holoops.errors import InputFileError
+
+    p = Path(path)
+    if not p.is_file():
+        raise InputFileError(p, "a JSON-lines file", "no such file" if not p.exists() else "a directory")
+    keys: set[str] = set()
+    with open(p, "rb") as fh:
+        for ln in fh.read(1 << 20).split(b"\n")[:1000]:
+            try:
+                obj = orjson.loads(ln)
+            except orjson.JSONDecodeError:
+                continue
+            if isinstance(obj, dict):
+                keys.update(obj)
+    _check_cols(sorted(keys), cols, f"request logs {p}")
+    spec = ", ".join(f"{_lit(c)}: '{_JSON_TYPES.get(c, 'VARCHAR')}'" for c in cols)
+    x = "TRY_CAST(ts AS DOUBLE)"
+    micros = (f"CASE WHEN abs({x}) < 1e11 THEN {x} * 1e6 WHEN abs({x}) < 1e14 THEN {x} * 1e3 "
+              f"WHEN abs({x}) < 1e17 THEN {x} ELSE {x} / 1e3 END")
+    ts = (f"CASE WHEN {x} IS NOT NULL THEN CAST(make_timestamp(CAST(round({micros}) AS BIGINT)) AS TIMESTAMPTZ) "
+          f"ELSE CAST(ts AS TIMESTAMPTZ) END AS ts")
+    sel = ", ".join(ts if c == "ts" else _q(c) for c in cols)
+    return (f"(SELECT {sel} FROM read_json({_lit(str(p))}, format = 'newline_delimited', "
+            f"columns = {{{spec}}}))")
+
+
+def _duck_arrow(con: Any, sql: str, logs: Any) -> Any:
+    """Run ``sql``; a JSON-lines file DuckDB cannot parse becomes an InputFileError naming the way out."""
+    import duckdb
+
+    try:
+        return con.sql(sql).to_arrow_table()
+    except (duckdb.InvalidInputException, duckdb.ConversionException) as exc:
+        if not _is_jsonl(logs):
+            raise
+        from holoops.errors import InputFileError
+
+        raise InputFileError(logs, "JSON lines with valid request records (convert_export dead-letters bad "
+                             "lines into Parquet you can pass instead)", str(exc).splitlines()[0]) from None
+
+
 def _q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _backend(name: str, backend: str) -> str:
-    if backend == "auto":
-        return CPU_BACKEND[name]
+def _backend(name: str, backend: str, logs: Any = None) -> str:
+    if backend == "auto":  # JSON lines: DuckDB's reader streams, polars' scan_ndjson does not
+        return "duckdb" if _is_jsonl(logs) else CPU_BACKEND[name]
     if backend not in ("polars", "duckdb"):
         raise ValueError(f"backend must be 'auto', 'polars' or 'duckdb', not {backend!r}")
     return backend
@@ -192,6 +256,10 @@ def request_table(logs: Any, *, freq: str = "1min", by: Sequence[str] = ("servic
     Columns: ``ts`` (bucket start, UTC), the ``by`` columns (strings), ``requests``, ``errors_5xx``,
     ``error_ratio``, then ``p50_ms``, ``p95_ms``, ``p99_ms`` (one per quantile). Sorted by ``by``
     then ``ts``. Rows with a null ``latency_ms`` count as requests but not in the quantiles.
+
+    ``logs`` may be a frame, a Parquet file/glob/folder (e.g. the folder
+    :func:`holoops.sources.exports.convert_export` writes) or a JSON-lines file, both scanned lazily in
+    bounded memory (see the module docstring).
     """
     if method not in ("exact", "sketch"):
         raise ValueError(f"method must be 'exact' or 'sketch', not {method!r}")
@@ -209,8 +277,7 @@ def request_table(logs: Any, *, freq: str = "1min", by: Sequence[str] = ("servic
     elif kind == "cudf":
         res = _cudf_request_table(logs, by, qs, step, method)
         return res if out_engine == "cudf" else _convert(_pl_from_any(res), out_engine)
-    elif _backend("request_table" if method == "exact" else "request_table_sketch", backend) == "duckdb" \
-            and not _is_jsonl(logs):
+    elif _backend("request_table" if method == "exact" else "request_table_sketch", backend, logs) == "duckdb":
         res = _duckdb_request_table(logs, kind, by, qs, step, method)
     else:
         res = _polars_request_table(logs, kind, by, qs, step, method)
@@ -307,18 +374,55 @@ def _duckdb_request_table(logs: Any, kind: str, by: list[str], qs: list[float], 
             lg = math.log((1 + REL) / (1 - REL))
             idx = (f"CASE WHEN {lat} > 0 THEN ceil(ln({lat}) / {lg!r}) WHEN {lat} IS NULL OR isnan({lat}) "
                    f"THEN 'nan'::DOUBLE ELSE '-inf'::DOUBLE END")
-            sql = (f"SELECT {keys}epoch_ns(ts) // {step} AS _b, {idx} AS _i, count(*) AS n, "
-                   f"count(*) FILTER (WHERE status >= 500) AS e FROM {src} GROUP BY ALL")
-            counts = pl.from_arrow(con.sql(sql).to_arrow_table())
-            return quantiles_from_counts(counts, by, qs, step)
+            counts = (f"SELECT {keys}epoch_ns(ts) // {step} AS _b, {idx} AS _i, count(*) AS n, "
+                      f"count(*) FILTER (WHERE status >= 500) AS e FROM {src} GROUP BY ALL")
+            ranks = pl.from_arrow(_duck_arrow(con, _duck_sketch_ranks(counts, by, qs), logs))
+            return _sketch_from_ranks(ranks, by, qs, step)
         qexpr = f"quantile_cont({lat}, [{', '.join(repr(q) for q in qs)}])"
         sql = (f"SELECT {keys}epoch_ns(ts) // {step} AS _b, count(*) AS requests, "
                f"count(*) FILTER (WHERE status >= 500) AS errors_5xx, {qexpr} AS _q "
                f"FROM {src} GROUP BY ALL")
-        res = pl.from_arrow(con.sql(sql).to_arrow_table())
+        res = pl.from_arrow(_duck_arrow(con, sql, logs))
     finally:
         con.close()
     res = res.with_columns([pl.col("_q").list.get(i).alias(_qcol(q)) for i, q in enumerate(qs)]).drop("_q")
+    return _finish(res, by, qs, step)
+
+
+def _duck_sketch_ranks(counts: str, by: list[str], qs: list[float]) -> str:
+    """SQL reading the quantiles' sketch buckets off the ``counts`` query inside DuckDB.
+
+    Same rule as :func:`quantiles_from_counts` (bucket of the order statistics at ranks ``floor(q (m-1))``
+    and the next one, ``m`` the non-null latencies of the group), but the counts table -- as large as
+    (groups x buckets) -- never leaves DuckDB, which can spill it; only one row per group comes back:
+    ``requests``, ``errors_5xx``, and per quantile ``_lo{j}``, ``_hi{j}`` (bucket indexes) and ``_f{j}``.
+    """
+    part = ", ".join([*map(_q, by), "_b"])
+    ok = "NOT isnan(_i)"
+    sel = []
+    for j, q in enumerate(qs):
+        pos = f"({q!r} * CAST(m - 1 AS DOUBLE))"
+        sel.append(f"min(_i) FILTER (WHERE {ok} AND cum > floor({pos})) AS _lo{j}, "
+                   f"min(_i) FILTER (WHERE {ok} AND cum > least(floor({pos}) + 1, m - 1)) AS _hi{j}, "
+                   f"any_value({pos} - floor({pos})) AS _f{j}")
+    return (f"WITH c AS ({counts}), w AS (SELECT *, "
+            f"sum(n) FILTER (WHERE {ok}) OVER (PARTITION BY {part} ORDER BY _i ROWS UNBOUNDED PRECEDING) AS cum, "
+            f"sum(n) FILTER (WHERE {ok}) OVER (PARTITION BY {part}) AS m FROM c) "
+            f"SELECT {part}, CAST(sum(n) AS BIGINT) AS requests, CAST(sum(e) AS BIGINT) AS errors_5xx, {', '.join(sel)} FROM w GROUP BY ALL")
+
+
+def _sketch_from_ranks(ranks: Any, by: list[str], qs: list[float], step: int):
+    """:func:`_duck_sketch_ranks`' rows -> the request table (values computed as in quantiles_from_counts)."""
+    import polars as pl
+
+    cols = []
+    for j, q in enumerate(qs):
+        lo = ranks[f"_lo{j}"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        hi = ranks[f"_hi{j}"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        frac = ranks[f"_f{j}"].cast(pl.Float64).fill_null(float("nan")).to_numpy()
+        vlo, vhi = _np_sketch_value(lo), _np_sketch_value(hi)
+        cols.append(pl.Series(_qcol(q), vlo + (vhi - vlo) * frac, nan_to_null=True))
+    res = ranks.select(*by, "_b", "requests", "errors_5xx").with_columns(cols)
     return _finish(res, by, qs, step)
 
 
@@ -471,16 +575,16 @@ def top_errors(logs: Any, n: int = 20, by: Sequence[str] = ("service", "route"),
         d["requests"] = 1
         agg = d.groupby(by)[["requests", "errors_5xx"]].sum().reset_index()
         res = pl.from_arrow(agg.to_arrow())
-    elif _backend("top_errors", backend) == "duckdb" and not _is_jsonl(logs):
+    elif _backend("top_errors", backend, logs) == "duckdb":
         import duckdb
 
         con = duckdb.connect()
         try:
             src = _duck_source(con, logs, kind, cols)
             keys = ", ".join(_q(c) for c in by)
-            res = pl.from_arrow(con.sql(
+            res = pl.from_arrow(_duck_arrow(con, (
                 f"SELECT {keys}, count(*) AS requests, count(*) FILTER (WHERE status >= 500) AS errors_5xx "
-                f"FROM {src} GROUP BY ALL HAVING errors_5xx > 0").to_arrow_table())
+                f"FROM {src} GROUP BY ALL HAVING errors_5xx > 0"), logs))
         finally:
             con.close()
     else:

@@ -4,6 +4,14 @@
 >>> res.frame, res.read, res.ingested, res.rejected, res.reasons     # doctest: +SKIP
 >>> demo = read_folder("demo-export/")                              # doctest: +SKIP
 >>> demo.metrics, demo.logs, demo.spans, demo.events                 # doctest: +SKIP
+
+An export larger than memory is converted, not read: :func:`convert_export` streams a JSON-lines file
+chunk by chunk into hive-partitioned Parquet (same accounting, one chunk in memory at a time), and the
+analyses then scan that folder lazily:
+
+>>> res = convert_export("huge.jsonl", "logs-parquet/", dead_letter="rejects.jsonl")  # doctest: +SKIP
+>>> from holoops.analyze.requests import request_table                          # doctest: +SKIP
+>>> request_table(res.frame)              # res.frame is the Parquet folder     # doctest: +SKIP
 """
 
 from __future__ import annotations
@@ -43,10 +51,11 @@ def read_export(path: str | Path, kind: str | None = None, *, engine: str = "pan
     ``kind`` is a frame kind (``metrics``/``logs``/``spans``/``events``: the file must hold it) or a
     format name from ``holoops.sources.formats.FORMATS`` (skips sniffing). ``dead_letter`` is a path
     for the JSON-lines dead-letter file (or a :class:`~holoops.ingest.DeadLetter` to share); None keeps
-    the first entries in ``result.samples`` only. ``chunk_rows`` bounds Parquet/CSV batches and
-    ``chunk_mib`` text chunks. ``line_format`` is a regex with named groups ``ts``, ``message`` (and
-    optionally ``level``, ``service``) for plain-text logs. ``scrape_time`` stamps exposition-text
-    samples that carry no timestamp (default: the file's modification time).
+    the first entries in ``result.samples`` only. ``chunk_rows`` bounds CSV batches and ``chunk_mib``
+    text chunks (a JSON-lines file of at most a quarter of the memory the process may use is parsed whole
+    instead, see :mod:`holoops.sources.formats.jsonl_logs`). ``line_format`` is a regex with named groups
+    ``ts``, ``message`` (and optionally ``level``, ``service``) for plain-text logs. ``scrape_time``
+    stamps exposition-text samples that carry no timestamp (default: the file's modification time).
     """
     import importlib
 
@@ -85,6 +94,147 @@ def read_export(path: str | Path, kind: str | None = None, *, engine: str = "pan
         frame=to_engine(frame, engine), read=n_read, ingested=frame.height, rejected=dl.rejected - before,
         kind=got_kind, format=fmt, path=str(p), dead_letter=str(dl.path) if dl.path else None,
         reasons=reasons, normalised=normalised, samples=dl.samples[n_samples:])
+
+
+#: formats :func:`convert_export` streams chunk by chunk (others are read whole, then written)
+STREAMED_FORMATS = ("jsonl",)
+
+
+def convert_export(path: str | Path, folder: str | Path, kind: str | None = None, *,
+                   dead_letter: str | Path | DeadLetter | None = None,
+                   partition_on: tuple[str, ...] | list[str] = ("date", "service"), chunk_mib: float = 64,
+                   overwrite: bool = False, line_format: str | None = None, scrape_time: Any = None,
+                   chunk_rows: int = 1_000_000) -> IngestResult:
+    """Convert one export file into hive-partitioned Parquet under ``folder``, in bounded memory.
+
+    The operator path for exports larger than memory: a JSON-lines file is read ``chunk_mib`` at a
+    time, each chunk validated exactly as :func:`read_export` does (bad records to ``dead_letter``
+    with file, line, field and reason) and written straight to Parquet, so peak memory depends on the
+    chunk size, not the file size: about ``7 * chunk_mib + 100`` MiB (measured on 2 cores with
+    ``benchmarks/bench_memory.py``: ~500 MiB at the default 64, ~190 MiB at 16, for 0.25 to 4 GiB
+    files). Other formats are read whole with :func:`read_export` first (their readers hold the frame),
+    then written.
+
+    ``partition_on`` names the hive partition columns (``date`` is the UTC day of the frame's
+    timestamp, derived when absent; ``()`` writes plain files). Each chunk adds one file per partition
+    (``date=2026-11-02/service=vault/part-00000.parquet``, ...). An existing non-empty ``folder`` is an error unless ``overwrite``
+    (then it is replaced). The other arguments are those of :func:`read_export`.
+
+    Returns an :class:`~holoops.ingest.IngestResult` whose ``frame`` is the output folder (a
+    ``Path``): pass it to :func:`holoops.analyze.requests.request_table`, ``top_errors`` or
+    :func:`holoops.distributed.read_partitioned`. ``ingested + rejected == read`` holds as for
+    :func:`read_export`; ``ingested`` is the number of rows written.
+    """
+    import shutil
+
+    from holoops.sources.formats import FORMATS
+
+    p, out = Path(path), Path(folder)
+    if not p.exists():
+        raise InputFileError(p, "an export file", "no such file")
+    if p.is_dir():
+        raise InputFileError(p, "an export file (convert one file at a time)", "a directory")
+    if out.exists():
+        if not out.is_dir():
+            raise InputFileError(out, "an output folder", "a file")
+        if any(out.iterdir()):
+            if not overwrite:
+                raise InputFileError(out, "an empty or new output folder", "a folder with files in it "
+                                     "(pass overwrite=True / --overwrite to replace it)")
+            shutil.rmtree(out)
+    want_kind = kind if kind in KINDS else None
+    if kind is not None and kind not in KINDS and kind not in FORMATS:
+        raise InputFileError(p, f"kind one of {', '.join(KINDS + FORMATS)}", f"kind={kind!r}")
+    fmt = kind if kind in FORMATS else detect_format(p, line_format)
+    if fmt not in STREAMED_FORMATS:
+        res = read_export(p, kind, engine="polars", dead_letter=dead_letter, chunk_rows=chunk_rows,
+                          chunk_mib=chunk_mib, line_format=line_format, scrape_time=scrape_time)
+        _PartitionWriter(out, partition_on, res.kind).write(res.frame)
+        res.frame = out
+        return res
+    if want_kind and want_kind not in FORMAT_KINDS[fmt]:
+        raise InputFileError(p, f"a {want_kind} export", f"a {fmt} file (holds {'/'.join(FORMAT_KINDS[fmt])})")
+    from holoops.sources.formats import jsonl_logs
+
+    own = not isinstance(dead_letter, DeadLetter)
+    dl = DeadLetter(dead_letter) if own else dead_letter
+    dl.file = str(p)
+    before, counts_before = dl.rejected, dict(dl.counts)
+    n_samples = len(dl.samples)
+    progress = jsonl_logs.Progress(want_kind)
+    writer = None
+    try:
+        for frame in jsonl_logs.iter_frames(p, dl, kind=want_kind, chunk_mib=chunk_mib, progress=progress):
+            if writer is None:
+                writer = _PartitionWriter(out, partition_on, progress.kind)
+            writer.write(frame)
+            del frame
+    finally:
+        if own:
+            dl.close()
+    if writer is None:  # every record was rejected: an empty folder, the accounting says why
+        writer = _PartitionWriter(out, partition_on, progress.kind or "logs")
+    reasons = {k: v - counts_before.get(k, 0) for k, v in dl.counts.items() if v - counts_before.get(k, 0)}
+    return IngestResult(
+        frame=out, read=progress.read, ingested=writer.rows, rejected=dl.rejected - before,
+        kind=progress.kind, format=fmt, path=str(p), dead_letter=str(dl.path) if dl.path else None,
+        reasons=reasons, normalised=progress.normalised, samples=dl.samples[n_samples:])
+
+
+class _PartitionWriter:
+    """Appends canonical polars frames to a hive-partitioned Parquet folder, one set of files per frame.
+
+    Every file gets the schema of the first non-empty frame (later frames are cast to it; a column a
+    later frame lacks is written as nulls), so the folder scans as one table. Partition values are
+    URI-escaped in the folder names, as pyarrow's hive partitioning writes them. Frames are split and
+    written by polars (pyarrow's dataset writer was measured to need about 3x the chunk in memory).
+    """
+
+    NULL = "__HIVE_DEFAULT_PARTITION__"
+
+    def __init__(self, folder: Path, partition_on: tuple[str, ...] | list[str], kind: str):
+        from holoops.sources.formats._canon import TS_COLS
+
+        self.folder, self.parts, self.kind = Path(folder), list(partition_on), kind
+        self.ts_col = TS_COLS[kind][0]
+        self.schema: dict[str, Any] | None = None
+        self.rows = 0
+        self.files = 0
+        self.folder.mkdir(parents=True, exist_ok=True)
+
+    def write(self, frame: Any) -> None:
+        from urllib.parse import quote
+
+        import polars as pl
+
+        if not frame.height:
+            return
+        df = frame
+        if "date" in self.parts and "date" not in df.columns:
+            df = df.with_columns(pl.col(self.ts_col).dt.convert_time_zone("UTC").dt.strftime("%Y-%m-%d")
+                                 .alias("date"))
+        missing = [c for c in self.parts if c not in df.columns]
+        if missing:
+            from holoops.errors import SchemaError
+
+            raise SchemaError(f"partition column(s) {', '.join(missing)} not in the {self.kind} frame; "
+                              f"have {df.columns}")
+        if self.schema is None:
+            df = df.with_columns([pl.col(c).cast(pl.Utf8) for c in self.parts])
+            df = df.with_columns([pl.col(c).cast(pl.Utf8) for c, t in df.schema.items() if t == pl.Null])
+            self.schema = dict(df.schema)
+        else:
+            df = df.select([pl.col(c).cast(t, strict=False) if c in df.columns else pl.lit(None, dtype=t).alias(c)
+                            for c, t in self.schema.items()])
+        name = f"part-{self.files:05d}.parquet"
+        groups = df.partition_by(self.parts, as_dict=True, include_key=False) if self.parts else {(): df}
+        for key, part in groups.items():
+            sub = self.folder.joinpath(*(f"{c}={self.NULL if v is None else quote(str(v), safe='')}"
+                                         for c, v in zip(self.parts, key, strict=True)))
+            sub.mkdir(parents=True, exist_ok=True)
+            part.write_parquet(sub / name)
+        self.rows += df.height
+        self.files += 1
 
 
 @dataclass

@@ -67,6 +67,22 @@ def epoch_to_ns(v: pl.Expr, float_input: bool) -> pl.Expr:
     return ns.cast(pl.Datetime("ns")).dt.replace_time_zone("UTC")
 
 
+_EPOCH_EDGES = (100_000_000_000, 100_000_000_000_000, 100_000_000_000_000_000)  # s | ms | µs | ns
+_EPOCH_MULTS = (1_000_000_000, 1_000_000, 1_000, 1)
+
+
+def _epoch_ints(v: pl.Series) -> pl.Series:
+    """:func:`epoch_to_ns` of an Int64 series: one multiplication when every value has the same magnitude
+    (the usual case), the per-value choice otherwise."""
+    a = v.abs()
+    lo, hi = a.min(), a.max()
+    if lo is not None:
+        unit = sum(lo >= e for e in _EPOCH_EDGES)
+        if unit == sum(hi >= e for e in _EPOCH_EDGES):
+            return (v * _EPOCH_MULTS[unit]).cast(pl.Datetime("ns")).dt.replace_time_zone("UTC")
+    return v.to_frame("v").select(epoch_to_ns(pl.col("v"), False)).to_series().alias(v.name)
+
+
 def to_utc(col: str, dtype: pl.DataType) -> pl.Expr:
     """Expression turning column ``col`` (string, number or datetime) into Datetime(ns, UTC); null if bad."""
     c = pl.col(col)
@@ -94,16 +110,35 @@ ISO_TZ = "%Y-%m-%dT%H:%M:%S%.f%#z"
 _NUMBER = re.compile(r"^[+-]?\d+$")
 
 
+def _align(s: pl.Series, like: pl.Series) -> pl.Series:
+    """Single-chunk ``s`` cut (zero-copy) into the chunk layout of ``like``, a column of the same length, so
+    frame operations mixing them need no rechunk (a copy of every column of a frame read in parts)."""
+    if s.n_chunks() != 1 or like.n_chunks() <= 1 or len(s) != len(like):
+        return s
+    out, at = None, 0
+    for chunk in like.get_chunks():
+        part = s.slice(at, len(chunk))
+        at += len(chunk)
+        out = part if out is None else out.append(part)
+    return out if out is not None else s
+
+
 def parse_ts(df: pl.DataFrame, col: str) -> pl.Series:
-    """Column ``col`` of ``df`` as Datetime(ns, UTC) (null where unparsable); tries ISO-with-offset first and
-    runs the slower epoch/naive parsers only when some values are left unparsed."""
+    """Column ``col`` of ``df`` as Datetime(ns, UTC) (null where unparsable); tries the vectorised ISO parse,
+    then ISO-with-offset, and runs the slower epoch/naive parsers only when some values are left unparsed."""
     dtype = df.schema[col]
     if dtype == pl.String:
+        from holoops.sources.formats._iso import iso_utc
+
         s = df[col]
+        like = s.clone()  # iso_utc's to_arrow() rechunks the series it is given
+        fast = iso_utc(s)
+        if fast is not None:
+            return _align(fast, like)
         first = s.head(1000).drop_nulls().head(1).to_list() or s.drop_nulls().head(1).to_list()
         fmt = "%Y-%m-%dT%H:%M:%S%.fZ" if first and first[0].endswith("Z") and "T" in first[0] else ISO_TZ
-        if first and _NUMBER.match(first[0]):  # epoch numbers as text (exposition text, CSV)
-            out = df.select(epoch_to_ns(pl.col(col).cast(pl.Int64, strict=False), False)).to_series()
+        if first and _NUMBER.match(first[0]):  # epoch numbers as text (exposition text, CSV, query JSON)
+            out = _epoch_ints(s.cast(pl.Int64, strict=False))
         else:
             out = s.str.to_datetime(fmt, time_zone="UTC", time_unit="ns", strict=False)
         if out.null_count() == s.null_count():
@@ -136,43 +171,65 @@ def _blank(col: str, dtype: pl.DataType) -> pl.Expr:
     return c.is_null()
 
 
+def _maybe_blank(col: str, dtype: pl.DataType) -> pl.Expr:
+    """A cheap superset of :func:`_blank`, screened on every row so the regex runs only where it flags
+    something: null, or a first byte below ``!`` (empty, ASCII whitespace) or not ASCII (where the other
+    Unicode whitespace lives). Two string comparisons, which polars answers from the inlined prefix."""
+    c = pl.col(col)
+    if dtype == pl.String:
+        return c.is_null() | (c < "!") | (c >= "\x80")
+    return c.is_null()
+
+
 def validate(df: pl.DataFrame, kind: str, dl: DeadLetter,
              raw: Callable[[list[int]], list[Any]] | None = None,
              record: Callable[[list[int]], list[str]] | None = None,
              line_of: Callable[[list[int]], list[int | None]] | None = None,
-             ) -> tuple[pl.DataFrame, dict[str, int]]:
+             first_line: int | None = None) -> tuple[pl.DataFrame, dict[str, int]]:
     """Reject bad rows of ``df`` (which carries a ``__line`` column) into ``dl``; return canonical frame.
 
     ``raw(lines)`` returns the raw records for rejected line numbers (for the dead-letter entries);
     without it the row itself is serialised. For records inside a JSON document ``__line`` is a record
-    id, ``record(ids)`` gives their JSON paths and ``line_of(ids)`` their lines (else null).
-    Returns ``(frame, normalised_counts)``.
+    id, ``record(ids)`` gives their JSON paths and ``line_of(ids)`` their lines (else null). Where the
+    line of row ``i`` is ``first_line + i``, pass ``first_line`` instead of a ``__line`` column: it is
+    numbered only when some row is rejected. Returns ``(frame, normalised_counts)``.
     """
     df = apply_aliases(df, kind)
     schema = df.schema
-    fails: list[tuple[pl.Expr, str, str]] = []  # (bad-row condition, field, reason), checked in order
-    for col in REQUIRED[kind]:
-        if col not in schema:
-            fails.append((pl.lit(True), col, "missing_field"))
-        else:
-            fails.append((_blank(col, schema[col]), col, "missing_field"))
     casts: dict[str, Any] = {}
+    clean_ts = set()  # timestamp columns where every non-null value parsed (so none is blank either)
     for col in TS_COLS[kind]:
         if col in schema:
             casts[col] = parse_ts(df, col)
-            fails.append((~_blank(col, schema[col]) & pl.col(f"__c_{col}").is_null(), col, "bad_timestamp"))
+            if casts[col].null_count() == df[col].null_count():
+                clean_ts.add(col)
+    # (bad-row condition, field, reason, a cheap superset of the condition or None), checked in order
+    fails: list[tuple[pl.Expr, str, str, pl.Expr | None]] = []
+    for col in REQUIRED[kind]:
+        if col not in schema:
+            fails.append((pl.lit(True), col, "missing_field", None))
+        elif col in clean_ts:
+            fails.append((pl.col(col).is_null(), col, "missing_field", None))
+        else:
+            fails.append((_blank(col, schema[col]), col, "missing_field", _maybe_blank(col, schema[col])))
+    for col in TS_COLS[kind]:
+        if col in schema and col not in clean_ts:
+            fails.append((~_blank(col, schema[col]) & pl.col(f"__c_{col}").is_null(), col, "bad_timestamp", None))
     for col, target in [*((c, pl.Float64) for c in FLOAT_COLS[kind]), *((c, pl.Int64) for c in INT_COLS[kind])]:
         if col not in schema:
             continue
         if schema[col] == target:
             casted = pl.col(col)
+        elif schema[col] == pl.String and target == pl.Float64 and (
+                direct := df[col].cast(pl.Float64, strict=False)).null_count() == df[col].null_count():
+            casted = direct  # every value parses as it is (the usual case): no stripping, no special spellings
         else:
             src = pl.col(col)
             if schema[col] == pl.String:
                 src = src.str.strip_chars()
                 if target == pl.Float64:  # accept Prometheus spellings of special values
                     src = src.replace({"+Inf": "inf", "-Inf": "-inf", "Inf": "inf"})
-            if schema[col] == pl.Boolean:
+            if schema[col] == pl.Boolean or schema[col].is_nested():  # true, [1], {"a": 1}: not numbers
                 casted = pl.lit(None, dtype=target)
             else:
                 casted = src.cast(target, strict=False)
@@ -180,33 +237,47 @@ def validate(df: pl.DataFrame, kind: str, dl: DeadLetter,
                 # "200" and 200.0 are fine, "200.5"/"OK" are not
                 f = src.cast(pl.Float64, strict=False)
                 casted = pl.when(f.is_not_null() & (f == f.round(0))).then(f.cast(pl.Int64, strict=False))
-            fails.append((~_blank(col, schema[col]) & pl.col(f"__c_{col}").is_null(), col, "mistyped_field"))
+            fails.append((~_blank(col, schema[col]) & pl.col(f"__c_{col}").is_null(), col, "mistyped_field",
+                          pl.col(col).is_not_null() & pl.col(f"__c_{col}").is_null()))
         casts[col] = casted
         c = pl.col(f"__c_{col}")
         if col in NO_NAN and target == pl.Float64:
-            fails.append((c.is_nan().fill_null(False), col, "nan_value"))
+            fails.append((c.is_nan().fill_null(False), col, "nan_value", None))
         if col in NON_NEGATIVE:
-            fails.append(((c < 0).fill_null(False), col, "negative_value"))
+            fails.append(((c < 0).fill_null(False), col, "negative_value", None))
 
-    df = df.with_columns([(v if isinstance(v, pl.Expr) else pl.lit(v)).alias(f"__c_{k}") for k, v in casts.items()])
-    code = pl.lit(None, dtype=pl.Int32)
-    for i in range(len(fails) - 1, -1, -1):
-        code = pl.when(fails[i][0]).then(pl.lit(i, dtype=pl.Int32)).otherwise(code)
-    df = df.with_columns(code.alias("__code"))
-    bad = df.filter(pl.col("__code").is_not_null())
-    if bad.height:
-        lines = bad["__line"].to_list()
-        codes = bad["__code"].to_list()
-        if raw is not None:
-            raws = raw(lines)
-        else:
-            raws = [str({k: v for k, v in r.items() if not k.startswith("__")})
-                    for r in bad.head(1000).iter_rows(named=True)] + [""] * max(0, bad.height - 1000)
-        recs = record(lines) if record is not None else None
-        out_lines = line_of(lines) if line_of is not None else [None] * len(lines) if record else lines
-        dl.reject_many(out_lines, [fails[c][1] for c in codes], [fails[c][2] for c in codes], raws, records=recs)
-        df = df.filter(pl.col("__code").is_null())
-    df = df.drop([k for k in casts] + ["__code"]).rename({f"__c_{k}": k for k in casts})
+    ref = next((c for c in df.columns if not c.startswith("__")), None)
+    if ref is not None and df[ref].n_chunks() > 1 and "__line" in schema:
+        df = df.with_columns(_align(df["__line"], df[ref]))
+    df = df.with_columns([v.alias(f"__c_{k}") for k, v in casts.items()])
+    # happy path: one parallel pass of cheap "any row flagged?" screens; the per-row reason codes are built
+    # (from the flagged conditions only) just when some row may be bad
+    flagged = df.select([(cond if screen is None else screen).any().alias(f"__f{i}")
+                         for i, (cond, _, _, screen) in enumerate(fails)]).row(0) if fails and df.height else ()
+    live = [i for i, hit in enumerate(flagged) if hit]
+    if live:
+        code = pl.lit(None, dtype=pl.Int32)
+        for i in reversed(live):
+            code = pl.when(fails[i][0]).then(pl.lit(i, dtype=pl.Int32)).otherwise(code)
+        df = df.with_columns(code.alias("__code"))
+        if first_line is not None and "__line" not in df.columns:
+            df = df.with_row_index("__line", offset=first_line)
+        bad = df.filter(pl.col("__code").is_not_null())
+        if bad.height:
+            lines = bad["__line"].to_list()
+            codes = bad["__code"].to_list()
+            if raw is not None:
+                raws = raw(lines)
+            else:
+                raws = [str({k: v for k, v in r.items() if not k.startswith("__")})
+                        for r in bad.head(1000).iter_rows(named=True)] + [""] * max(0, bad.height - 1000)
+            recs = record(lines) if record is not None else None
+            out_lines = line_of(lines) if line_of is not None else [None] * len(lines) if record else lines
+            dl.reject_many(out_lines, [fails[c][1] for c in codes], [fails[c][2] for c in codes], raws,
+                           records=recs)
+            df = df.filter(pl.col("__code").is_null())
+        df = df.drop("__code")
+    df = df.drop(list(casts)).rename({f"__c_{k}": k for k in casts})
 
     normalised: dict[str, int] = {}
     # string columns, canonical extras

@@ -2,8 +2,11 @@
 lines ``{"labels":{...},"line","timestamp"}``, Elasticsearch/Fluentd ``{"@timestamp","log",...}``; also
 JSON-lines spans/events/metrics rows.
 
-Fast path: the file is read ``chunk_mib`` at a time (cut at a newline) and each chunk parsed by
-``polars.read_ndjson`` with a fixed schema, then validated with vectorised expressions. Only when a chunk
+Fast path: a file of at most :data:`WHOLE_FRACTION` of the memory this process may use, whose sampled
+first lines and last line are sound records, is parsed whole by ``polars.read_ndjson`` (polars maps the
+file and parses it in parallel; no copy passes through Python) with a fixed schema, then validated with
+vectorised expressions in one pass. Otherwise, or when that parse fails (a bad line somewhere), the file
+is read ``chunk_mib`` at a time (cut at a newline) and each chunk parsed the same way. Only when a chunk
 fails to parse is it split into blocks of :data:`BLOCK_LINES`; only blocks that fail are checked line by
 line (orjson), so good lines stay on the fast path.
 """
@@ -23,6 +26,9 @@ from holoops.sources.formats._canon import validate
 BLOCK_LINES = 4096
 SAMPLE_LINES = 1000
 TYPED = {"latency_ms": pl.Float64, "status": pl.Int64, "duration_ms": pl.Float64, "value": pl.Float64}
+#: files up to this fraction of the memory the process may use are parsed whole (peak RSS is about 2.5x the
+#: file: the mapped file, the frame and polars' buffers); larger ones ``chunk_mib`` at a time
+WHOLE_FRACTION = 0.25
 
 
 def _chunks(path: Path, chunk_bytes: int):
@@ -189,9 +195,25 @@ def _per_line(lines: list[bytes], first: int, dl: DeadLetter, lenient: dict[str,
     return df.with_columns(__line=pl.Series(good_no, dtype=pl.Int64)), n
 
 
-def read(path: Path, dl: DeadLetter, *, kind: str | None = None, chunk_mib: float = 64,
-         **_: Any) -> tuple[pl.DataFrame, int, dict[str, int], str]:
-    """Read a JSON-lines export. Returns ``(frame, n_read, normalised, kind)``."""
+class Progress:
+    """What :func:`iter_frames` has read so far: records ``read``, ``normalised`` counts, frame ``kind``."""
+
+    def __init__(self, kind: str | None = None):
+        self.read = 0
+        self.normalised: dict[str, int] = {}
+        self.kind = kind
+
+
+def iter_frames(path: Path, dl: DeadLetter, *, kind: str | None = None, chunk_mib: float = 64,
+                progress: Progress | None = None):
+    """Yield the canonical frame of each ``chunk_mib`` chunk of a JSON-lines export, one at a time.
+
+    Bad records go to ``dl`` as they are met; ``progress`` (a :class:`Progress`) is updated after every
+    chunk, so a caller that writes each frame out and drops it holds one chunk at a time, whatever the
+    file size. A chunk whose records were all rejected yields an empty frame (or none at all). Raises
+    InputFileError when the file holds no lines.
+    """
+    progress = progress if progress is not None else Progress(kind)
     size = path.stat().st_size
     with open(path, "rb") as fh:
         fh.seek(max(0, size - 1))
@@ -200,15 +222,13 @@ def read(path: Path, dl: DeadLetter, *, kind: str | None = None, chunk_mib: floa
     counter = _LineCounter(path)
     typed: dict[str, Any] | None = None
     lenient: dict[str, Any] = {}
-    out: list[pl.DataFrame] = []
-    normalised: dict[str, int] = {}
-    n_read = 0
     with open(path, "rb") as fh:
         for start, end in _ranges(path, size, chunk_bytes):
             fh.seek(start)
             piece = fh.read(end - start)
             if typed is None:
                 typed, lenient, kind = _first_chunk(path, piece, kind)
+                progress.kind = kind
             df = None
             if typed:
                 try:
@@ -216,25 +236,171 @@ def read(path: Path, dl: DeadLetter, *, kind: str | None = None, chunk_mib: floa
                 except pl.exceptions.PolarsError:
                     df = None
             if df is not None:  # fast path: the whole chunk parsed; rows map to lines only on demand
-                n_read += df.height
+                progress.read += df.height
                 rows = _RowMap(piece, start, counter, df.height)
                 parts = [(df.with_columns(__line=pl.int_range(0, df.height, dtype=pl.Int64)), rows)]
             else:
                 n, parts = _slow_chunk(piece, counter.at(start), dl, typed, lenient,
                                        truncated=end == size and not ends_nl)
-                n_read += n
+                progress.read += n
+            del piece, df
+            goods = []
             for part, rows in parts:
                 if not part.height:
                     continue
                 good, norm = validate(_flatten(part), kind, dl, raw=rows.raw, line_of=rows.line_of)
                 for k, v in norm.items():
-                    normalised[k] = normalised.get(k, 0) + v
-                out.append(good)
+                    progress.normalised[k] = progress.normalised.get(k, 0) + v
+                goods.append(good)
+            del parts
+            if goods:  # one frame per chunk, also when the slow path cut it into blocks
+                yield goods[0] if len(goods) == 1 else pl.concat(goods, how="diagonal_relaxed")
+            del goods
     if typed is None:
         raise InputFileError(path, "JSON lines", "no lines")
+
+
+def read(path: Path, dl: DeadLetter, *, kind: str | None = None, chunk_mib: float = 64,
+         **_: Any) -> tuple[pl.DataFrame, int, dict[str, int], str]:
+    """Read a JSON-lines export. Returns ``(frame, n_read, normalised, kind)``."""
+    whole = _read_whole(path, dl, kind, chunk_mib)
+    if whole is not None:
+        return whole
+    progress = Progress(kind)
+    out = list(iter_frames(path, dl, kind=kind, chunk_mib=chunk_mib, progress=progress))
+    kind = progress.kind
     frame = pl.concat(out, how="diagonal_relaxed") if out else validate(
         pl.DataFrame({"__line": pl.Series([], dtype=pl.Int64)}), kind, DeadLetter(None))[0]
-    return frame, n_read, normalised, kind
+    return frame, progress.read, progress.normalised, kind
+
+
+def _memory_budget() -> float:
+    """Bytes of memory this process may use: the least of physical memory, its memory cgroup's limit (v2
+    or v1) and the address space RLIMIT_AS leaves (inf where none can be read)."""
+    import contextlib
+    import os
+
+    limits = [float("inf")]
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+    try:
+        import resource
+
+        soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/statm") as fh:
+                limits.append(soft - int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE"))
+    except (ImportError, ValueError, OSError, AttributeError):
+        pass
+    try:
+        with open("/proc/self/cgroup") as fh:
+            for line in fh:
+                _, ctrl, rel = line.rstrip("\n").split(":", 2)
+                if ctrl == "":
+                    f = Path("/sys/fs/cgroup") / rel.lstrip("/") / "memory.max"
+                elif "memory" in ctrl.split(","):
+                    f = Path("/sys/fs/cgroup/memory") / rel.lstrip("/") / "memory.limit_in_bytes"
+                else:
+                    continue
+                if f.is_file() and (text := f.read_text().strip()).isdigit():
+                    limits.append(int(text))
+    except (OSError, ValueError):
+        pass
+    return min(limits)
+
+
+def _read_whole(path: Path, dl: DeadLetter, kind: str | None, chunk_mib: float
+                ) -> tuple[pl.DataFrame, int, dict[str, int], str] | None:
+    """The whole file parsed by polars in one call and validated in one pass: the result of :func:`read`,
+    or None when the chunked reader must run (file too large for memory, a sampled first line or the last
+    line is not a sound record, or the parse fails). Same schema sample, rows and rejects as the chunked
+    reader; a failed parse costs one extra parse of the file (the first lines and the last line, where bad
+    lines are usual -- a truncated last line, say -- are checked first so they do not pay it)."""
+    import orjson
+
+    size = path.stat().st_size
+    if not size or size > WHOLE_FRACTION * _memory_budget():
+        return None
+    chunk_bytes = max(1 << 16, int(chunk_mib * (1 << 20)))
+    _, first_end = next(_ranges(path, size, chunk_bytes))
+    with open(path, "rb") as fh:
+        head = fh.read(min(first_end, 1 << 20))  # what the chunked reader samples: its first piece's head
+        fh.seek(max(0, size - (1 << 20)))
+        tail = fh.read()
+    typed, _, kind = _first_chunk(path, head, kind)
+    if not typed:
+        return None
+    last = tail.rstrip(b"\n").rsplit(b"\n", 1)
+    if len(last) == 1 and size > len(tail):
+        return None  # a last line longer than the tail read: left to the chunked reader
+    lines = head.split(b"\n")
+    if len(head) < first_end:
+        lines.pop()  # the head ends inside a line
+    try:  # the sampled lines and the last line must be JSON objects, else a bad line is known already
+        if not all(isinstance(orjson.loads(ln), dict) for ln in [*lines[:SAMPLE_LINES], last[-1]] if ln.strip()):
+            return None
+    except orjson.JSONDecodeError:
+        return None
+    try:
+        df = pl.read_ndjson(path, schema=typed)
+    except (pl.exceptions.PolarsError, OSError):
+        return None
+    if not df.height:
+        return None
+    rows = _FileRows(path)  # rows are numbered, and mapped to lines, only when some row is rejected
+    good, normalised = validate(_flatten(df), kind, dl, raw=rows.raw, line_of=rows.line_of, first_line=0)
+    return good, df.height, normalised, kind
+
+
+class _FileRows:
+    """Row ``i`` of a file parsed whole -> its line number and raw bytes: found in one pass over the file,
+    only when some row is rejected (rows are the non-blank lines, as for :class:`_RowMap`). Lines are cut
+    with numpy, 16 MiB at a time; only a piece holding a line that may be blank is walked in Python."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._found: dict[int, tuple[int, bytes]] = {}
+
+    def _find(self, rows: list[int]) -> dict[int, tuple[int, bytes]]:
+        import numpy as np
+
+        want = np.array(sorted(set(rows) - self._found.keys()), dtype=np.int64)
+        if not len(want):
+            return self._found
+        row0, line0 = 0, 1  # rows and lines before the piece
+        size = self.path.stat().st_size
+        with open(self.path, "rb") as fh:
+            for start, end in _ranges(self.path, size, 16 << 20):
+                fh.seek(start)
+                piece = fh.read(end - start)
+                a = np.frombuffer(piece, dtype=np.uint8)
+                nl = np.flatnonzero(a == 10)
+                begins = np.concatenate([[0], nl + 1])
+                ends = np.concatenate([nl, [len(a)]])
+                if ends[-1] == begins[-1]:  # the piece ends with a newline: no line after it
+                    begins, ends = begins[:-1], ends[:-1]
+                first = a[np.minimum(begins, max(len(a) - 1, 0))]
+                is_row = ~((begins == ends) | np.isin(first, (9, 10, 11, 12, 13, 32)))  # starts with a non-space
+                for i in np.flatnonzero(~is_row).tolist():
+                    is_row[i] = bool(piece[begins[i]:ends[i]].strip())
+                keep = np.flatnonzero(is_row)
+                hit = want[(want >= row0) & (want < row0 + len(keep))]
+                for r in hit.tolist():
+                    i = int(keep[r - row0])
+                    self._found[r] = (line0 + i, piece[begins[i]:ends[i]])
+                row0 += len(keep)
+                line0 += len(nl)
+                if row0 > want[-1]:
+                    break
+        return self._found
+
+    def line_of(self, rows: list[int]) -> list[int | None]:
+        found = self._find(rows)
+        return [found[r][0] if r in found else None for r in rows]
+
+    def raw(self, rows: list[int]) -> list[bytes]:
+        found = self._find(rows)
+        return [found[r][1] if r in found else b"" for r in rows]
 
 
 def _first_chunk(path: Path, piece: bytes, kind: str | None) -> tuple[dict[str, Any], dict[str, Any], str]:
