@@ -419,13 +419,7 @@ class PrometheusSource:
             result = self._call("query_range", promql, lambda c0=c0, c1=c1: self.client.custom_query_range(
                 promql, start_time=_dt(c0), end_time=_dt(c1), step=str(step_s),
                 params={"timeout": f"{self.timeout:g}s"}))
-            for item in result or []:
-                labels = item.get("metric", {})
-                key = tuple(sorted(labels.items()))
-                labels_of[key] = labels
-                pts = merged.setdefault(key, {})
-                for t, v in _parse_points(item.get("values", [])):
-                    pts[t] = v  # a boundary point seen twice is kept once
+            _merge_points(result, merged, labels_of)
         return series_to_frame(((labels_of[k], sorted(p.items())) for k, p in merged.items()),
                                name=name or promql)
 
@@ -496,14 +490,7 @@ class PrometheusSource:
             query = f"{selector}[{int(math.ceil(span))}s]"
             params = {"timeout": f"{self.timeout:g}s", "time": f"{at:.3f}"}
             result = self._call("query", query, lambda q=query, p=params: self.client.custom_query(q, params=p))
-            for item in result or []:
-                labels = item.get("metric", {})
-                key = tuple(sorted(labels.items()))
-                labels_of[key] = labels
-                pts = merged.setdefault(key, {})
-                for t, v in _parse_points(item.get("values", [])):
-                    if t0 <= t <= t1:
-                        pts[t] = v
+            _merge_points(result, merged, labels_of, (t0, t1))
             if at - self.raw_chunk_s <= t0:
                 break
             at -= self.raw_chunk_s
@@ -566,6 +553,20 @@ class PrometheusSource:
         df.attrs["cache"] = info
         self.last_cache_info = info
         return df
+
+
+def _merge_points(result: Any, merged: dict[tuple, dict[float, float]], labels_of: dict[tuple, dict],
+                  within: tuple[float, float] | None = None) -> None:
+    """Add a matrix result's points to ``merged`` (series key -> {timestamp: value}); a point seen twice
+    (a chunk boundary) is kept once. ``within``: keep only timestamps in that closed interval."""
+    for item in result or []:
+        labels = item.get("metric", {})
+        key = tuple(sorted(labels.items()))
+        labels_of[key] = labels
+        pts = merged.setdefault(key, {})
+        for t, v in _parse_points(item.get("values", [])):
+            if within is None or within[0] <= t <= within[1]:
+                pts[t] = v
 
 
 def _engine(df, engine: str):
