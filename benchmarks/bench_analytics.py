@@ -6,10 +6,19 @@
 
 Steps on a Parquet request log (``holoops.demo.write_request_log``; dictionary-encoded strings):
 ``ingest`` (read it all), ``slo_table`` (per service and minute: requests, 5xx, ratio, p50/p95/p99),
-``slo_sketch`` (the same with the mergeable sketch), ``top_errors``. On the demo fleet (one size):
-``golden_signals`` (vs a hand-written pandas version), ``critical_path`` (vs the naive pandas
-self-time share) and the alert ``backtest`` (holoops only), each guarded. Every engine's step runs in
-a fresh process (seconds + peak RSS, ``benchmarks/_common.py``); cuDF joins when a GPU is present.
+``slo_sketch`` (the same with the mergeable sketch), ``top_errors``.
+
+Steps on the demo fleet at the same sizes (``benchmarks/_fleet_steps.py``: one simulation replicated in
+time to ``n`` metric samples, spans or log lines): ``golden_signals`` (Prometheus rate and
+histogram_quantile semantics), ``critical_path`` (CRISP walk, per-service summary), ``error_patterns``
+(template mining; Drain3 beside polars and pandas regex masks), ``backtest`` (the SLO error-budget burn
+alerts with their ``for`` holds) and ``backtest_full`` (holoops' whole backtest, no baseline). Every
+contender computes the same result; the benchmark compares each one's output with holoops' and prints
+the check. A contender that would not fit in memory, or would run for many minutes, is skipped with
+the reason.
+
+Every engine's step runs in a fresh process (seconds + peak RSS, ``benchmarks/_common.py``; demo-fleet
+steps also report the process's CPU seconds, all threads); cuDF joins when a GPU is present.
 ``--memory`` adds the bounded-memory check: the chunked JSON-lines reader vs ``pandas.read_json``
 with an address-space limit of a quarter of the file size (above the interpreter's own baseline).
 """
@@ -26,9 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from benchmarks._common import fmt_num, machine, markdown_table, measure  # noqa: E402
+from benchmarks import _fleet_steps as fleet  # noqa: E402
+from benchmarks._common import Measurement, fmt_num, machine, markdown_table, measure  # noqa: E402
 
-IMPLS = ("holoops", "polars", "duckdb", "pandas")
+IMPLS = ("holoops", "polars", "duckdb", "drain3", "pandas")
 Q = (0.5, 0.95, 0.99)
 
 
@@ -46,8 +56,13 @@ def _summary(df) -> tuple[int, float]:
         if any(c in df.columns for c in ("requests", "n")) else 0.0
 
 
-def step(name: str, impl: str, path: str, extra: str = "") -> tuple:
-    """Run one step with one implementation; returns (rows, checksum)."""
+def step(name: str, impl: str, path: str, extra: str = "") -> tuple | dict:
+    """Run one step with one implementation; returns (rows, checksum), or for a demo-fleet step
+    ``{"out": what the check compares, "cpu": CPU seconds of this process, all threads}``."""
+    if name in fleet.KINDS:
+        t = time.process_time()
+        out = fleet.run(name, impl)
+        return {"out": out, "cpu": time.process_time() - t}
     return globals()[f"_{name}_{impl}"](path, extra)
 
 
@@ -61,6 +76,21 @@ def _setup(name: str, impl: str, path: str, extra: str = "") -> None:  # imports
     if impl == "holoops":
         import holoops.analyze.requests  # noqa: F401
         import holoops.sources.exports  # noqa: F401
+    if name in fleet.KINDS:
+        if impl == "holoops":
+            import narwhals  # noqa: F401
+
+            import holoops.alerting.backtest  # noqa: F401
+            import holoops.analyze.alerts  # noqa: F401
+            import holoops.analyze.comms  # noqa: F401
+            import holoops.analyze.patterns  # noqa: F401
+            import holoops.analyze.signals  # noqa: F401
+        elif impl == "drain3":
+            import drain3  # noqa: F401
+        if name.startswith("backtest"):
+            import holoops.alerting.slo_rules  # noqa: F401
+            import holoops.fleet  # noqa: F401
+        fleet.load(name, impl, path)
 
 
 step.setup = _setup  # type: ignore[attr-defined]
@@ -195,58 +225,6 @@ def _top_errors_pandas(path, extra):
     return len(t), float(t["sum"].sum())
 
 
-# demo-fleet steps (path = a pickled DemoFleet) ---------------------------------------------------
-def _load_demo(path):
-    import pickle
-
-    with open(path, "rb") as fh:
-        return pickle.load(fh)
-
-
-def _golden_signals_holoops(path, extra):
-    from holoops.analyze.signals import golden_signals
-
-    g = golden_signals(_load_demo(path).metrics)
-    return len(g), float(g["rps"].sum())
-
-
-def _golden_signals_pandas(path, extra):
-    """Hand-written: per-series counter increase / dt (resets -> the new value), summed per service/step."""
-    m = _load_demo(path).metrics
-    c = m[m["metric"] == "http_requests_total"].copy()
-    keys = [k for k in ("service", "instance", "route", "code") if k in c.columns]
-    c = c.sort_values([*keys, "ts"])
-    grp = c.groupby(keys, observed=True, sort=False)
-    inc = grp["value"].diff()
-    inc = inc.where(inc >= 0, c["value"])
-    dt = grp["ts"].diff().dt.total_seconds()
-    c["rps"] = inc / dt
-    c["err"] = c["rps"].where(c["code"].astype(str).str.startswith("5"), 0.0)
-    out = c.groupby(["ts", "service"], observed=True)[["rps", "err"]].sum()
-    out["error_ratio"] = out["err"] / out["rps"]
-    return len(out), float(out["rps"].sum())
-
-
-def _critical_path_holoops(path, extra):
-    from holoops.analyze.comms import critical_path_summary
-
-    return len(critical_path_summary(_load_demo(path).spans)), 0.0
-
-
-def _critical_path_pandas(path, extra):
-    from holoops.analyze.comms import naive_latency_share
-
-    return len(naive_latency_share(_load_demo(path).spans)), 0.0
-
-
-def _backtest_holoops(path, extra):
-    from holoops.analyze.alerts import backtest
-
-    d = _load_demo(path)
-    r = backtest(d.metrics, d.truth)
-    return len(r.detections), float(r.quiet_pages if hasattr(r, "quiet_pages") else 0)
-
-
 # --------------------------------------------------------------------------------------------------
 # bounded memory: chunked JSON-lines reader vs pandas.read_json under an address-space limit
 # --------------------------------------------------------------------------------------------------
@@ -338,24 +316,44 @@ def run_size(n: int, folder: Path, backends: bool = True, repeat: int = 2) -> li
     return out
 
 
-def run_demo(folder: Path) -> list[dict]:
-    import pickle
-
-    from holoops.demo import simulate
-
-    path = folder / "demo.pkl"
-    if not path.exists():
-        with open(path, "wb") as fh:
-            pickle.dump(simulate(days=7, seed=7), fh)
+def run_fleet(n: int, folder: Path, repeat: int = 2, steps: tuple[str, ...] | None = None) -> list[dict]:
+    """Every demo-fleet step at ``n`` rows: each contender in fresh processes, then the output check."""
     out = []
-    for name, impls in (("golden_signals", ("holoops", "pandas")), ("critical_path", ("holoops", "pandas")),
-                        ("backtest", ("holoops",))):
-        res = {"step": name, "size": "demo 7d"}
-        for impl in impls:
-            res[impl] = measure("benchmarks.bench_analytics:step", name, impl, str(path), name=f"{name}/{impl}",
-                                timeout=900)
+    for name in steps or tuple(fleet.CONTENDERS):
+        path = fleet.scaled(fleet.KINDS[name], n, folder)
+        res: dict = {"step": name, "size": n, "checks": {}}
+        for impl in fleet.CONTENDERS[name]:
+            why = fleet.fits(name, impl, n)
+            if why:
+                res[impl] = Measurement(f"{name}/{impl}", None, None, error=why)
+                continue
+            res[impl] = best_of(repeat, "benchmarks.bench_analytics:step", name, impl, str(path),
+                                name=f"{name}/{impl}", timeout=1800)
+        ref = _out(res.get("holoops"))
+        check = {"golden_signals": fleet._check_golden, "critical_path": fleet._check_cp,
+                 "error_patterns": fleet._check_patterns, "backtest": fleet._check_backtest}.get(name)
+        for impl in fleet.CONTENDERS[name][1:]:
+            other = _out(res.get(impl))
+            if check and ref is not None and other is not None:
+                try:
+                    res["checks"][impl] = check(ref, other)
+                except Exception as exc:  # noqa: BLE001 - a broken check is reported, not fatal
+                    res["checks"][impl] = (f"check failed: {exc}",) * 2
         out.append(res)
+        print(f"[bench_analytics] {name} at {n:,}: " + "; ".join(
+            f"{i} {fmt_num(_s(res[i]))} s" + (f" ({res['checks'][i][1]})" if i in res["checks"] else "")
+            for i in fleet.CONTENDERS[name] if i in res), flush=True)
     return out
+
+
+def _out(m):
+    r = getattr(m, "result", None)
+    return r["out"] if isinstance(r, dict) and "out" in r else None
+
+
+def _cpu(m) -> float | None:
+    r = getattr(m, "result", None)
+    return r.get("cpu") if isinstance(r, dict) else None
 
 
 def sketch_error(n: int, folder: Path) -> float:
@@ -375,47 +373,88 @@ def _s(m) -> float | None:
     return None if m is None or m.seconds is None else m.seconds
 
 
+def _why(error: str, width: int) -> str:
+    """The telling line of a contender's error: the exception's message, not a trailing hint."""
+    lines = [x.strip() for x in error.strip().splitlines() if x.strip()]
+    hits = [x for x in lines if "Error" in x or "skipped" in x or "timed out" in x or "died" in x]
+    return (hits[-1] if hits else lines[-1] if lines else "?")[:width]
+
+
+def _best(r: dict, cpu: bool = False) -> float | None:
+    get = _cpu if cpu else _s
+    cands = [get(r.get(i)) for i in ("polars", "duckdb", "drain3")]
+    cands = [x for x in cands if x is not None]
+    return min(cands) if cands else None
+
+
 def ratio_rows(results: list[dict]) -> list[list]:
     rows = []
     for r in results:
         h = _s(r.get("holoops"))
-        best_cands = [x for x in (_s(r.get("polars")), _s(r.get("duckdb"))) if x is not None]
-        best = min(best_cands) if best_cands else None
+        best = _best(r)
+        hc, bc = _cpu(r.get("holoops")), _best(r, cpu=True)
         pd_s = _s(r.get("pandas"))
-        rss = " / ".join(fmt_num(r[i].peak_rss_mib, 0) if r.get(i) and r[i].peak_rss_mib else "-" for i in IMPLS)
-        errs = [f"{i}: {r[i].error.strip().splitlines()[-1][:60]}" for i in r
-                if hasattr(r[i], "error") and r[i].error]
+        rss = " / ".join(fmt_num(r[i].peak_rss_mib, 0) if r.get(i) and r[i].peak_rss_mib else "-" for i in IMPLS
+                         if i != "drain3" or r.get(i))
+        errs = [f"{i}: {_why(r[i].error, 90)}" for i in r if hasattr(r[i], "error") and r[i].error]
+        if r.get("checks"):
+            errs.append("check vs holoops: " + ", ".join(f"{i} {c[0]}" for i, c in r["checks"].items()))
         bes = " / ".join(fmt_num(_s(r.get(f"holoops[{b}]"))) for b in ("polars", "duckdb")) \
             if r.get("holoops[polars]") else "-"
         rows.append([r["step"], f"{r['size']:,}" if isinstance(r["size"], int) else r["size"],
-                     fmt_num(h), fmt_num(_s(r.get("polars"))), fmt_num(_s(r.get("duckdb"))), fmt_num(pd_s),
-                     fmt_num(h / best) if h and best else "-", fmt_num(pd_s / h, 1) if h and pd_s else "-",
-                     bes, rss, "; ".join(errs)])
+                     fmt_num(h), fmt_num(_s(r.get("polars"))), fmt_num(_s(r.get("duckdb"))),
+                     fmt_num(_s(r.get("drain3"))), fmt_num(pd_s),
+                     fmt_num(h / best) if h and best else "-", fmt_num(hc / bc) if hc and bc else "-",
+                     fmt_num(pd_s / h, 1) if h and pd_s else "-", bes, rss, "; ".join(errs)])
     return rows
 
 
-HEADERS = ["step", "rows", "holoops s", "polars s", "duckdb s", "pandas s", "holoops / best(pl, duck)",
-           "pandas / holoops", "holoops[polars] / [duckdb] s", "peak RSS MiB (holoops/polars/duckdb/pandas)",
-           "notes"]
+HEADERS = ["step", "rows", "holoops s", "polars s", "duckdb s", "drain3 s", "pandas s", "holoops / best hand-written",
+           "holoops / best (CPU s)", "pandas / holoops", "holoops[polars] / [duckdb] s",
+           "peak RSS MiB (holoops/polars/duckdb/[drain3/]pandas)", "notes"]
+
+
+def cpu_rows(results: list[dict]) -> list[list]:
+    """Wall and CPU seconds and peak RSS of every contender of the demo-fleet steps."""
+    rows = []
+    for r in results:
+        if r["step"] not in fleet.KINDS:
+            continue
+        for impl in fleet.CONTENDERS[r["step"]]:
+            m = r.get(impl)
+            if m is None:
+                continue
+            rows.append([r["step"], f"{r['size']:,}", impl, fmt_num(_s(m)), fmt_num(_cpu(m)),
+                         fmt_num(m.peak_rss_mib, 0) if m.peak_rss_mib else "-",
+                         _why(m.error, 160) if m.error else r["checks"].get(impl, ("", ""))[1]])
+    return rows
 
 
 def results(sizes: list[int], quick: bool = False, workdir: str | None = None, demo: bool = True,
-            memory_rows: int = 0, repeat: int = 2) -> dict:
+            memory_rows: int = 0, repeat: int = 2, requests: bool = True,
+            steps: tuple[str, ...] | None = None) -> dict:
     """Run the benchmark; returns {'rows': ratio rows, 'headers', 'sketch_error', 'memory', 'markdown'}."""
     folder = Path(workdir or tempfile.mkdtemp(prefix="holoops-bench-"))
     folder.mkdir(parents=True, exist_ok=True)
     res: list[dict] = []
     errs = {}
     for n in sizes:
-        res += run_size(n, folder, repeat=repeat)
-        errs[n] = sketch_error(n, folder)
-        for f in folder.glob(f"requests_{n}.parquet"):
-            f.unlink()
-    if demo and not quick:
-        res += run_demo(folder)
+        if requests:
+            res += run_size(n, folder, repeat=repeat)
+            errs[n] = sketch_error(n, folder)
+            for f in folder.glob(f"requests_{n}.parquet"):
+                f.unlink()
+        if demo:
+            res += run_fleet(n, folder, repeat=1 if quick else repeat, steps=steps)
+            for f in folder.glob(f"fleet_*_{n}.parquet"):
+                f.unlink()
     rows = ratio_rows(res)
     mem = memory_check(memory_rows, folder) if memory_rows else []
     md = [f"Machine: {machine()}", "", markdown_table(HEADERS, rows), ""]
+    if demo:
+        md += ["Demo-fleet steps, every contender (CPU s: the process's CPU time, all threads):", "",
+               markdown_table(["step", "rows", "contender", "wall s", "CPU s", "peak RSS MiB", "check / note"],
+                              cpu_rows(res)), ""]
     md += [f"Sketch max relative error vs exact at {n:,} rows: {e:.4%}" for n, e in errs.items()]
     if mem:
         md += ["", markdown_table(["reader", "file", "limit (above baseline)", "result", "s", "detail"], mem)]
@@ -426,16 +465,20 @@ def results(sizes: list[int], quick: bool = False, workdir: str | None = None, d
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1e6,1e7", help="comma-separated row counts, e.g. 1e6,1e7,5e7")
-    ap.add_argument("--quick", action="store_true", help="2e5 rows, no demo-fleet steps")
+    ap.add_argument("--quick", action="store_true", help="2e5 rows, one run per contender")
     ap.add_argument("--workdir", default=None)
-    ap.add_argument("--no-demo", action="store_true", help="skip golden signals / critical path / backtest")
+    ap.add_argument("--no-demo", action="store_true", help="skip the demo-fleet steps (golden signals, ...)")
+    ap.add_argument("--only-demo", action="store_true", help="only the demo-fleet steps")
+    ap.add_argument("--steps", default="", help="demo-fleet steps to run (comma-separated; default all: "
+                                                + ",".join(fleet.CONTENDERS) + ")")
     ap.add_argument("--memory", type=float, default=0, help="rows of the JSON-lines file for the memory check")
     ap.add_argument("--out", default=None, help="also write the markdown here")
     ap.add_argument("--repeat", type=int, default=2, help="fresh-process runs per engine and step (best kept)")
     a = ap.parse_args(argv)
     sizes = [200_000] if a.quick else [int(float(x)) for x in a.sizes.split(",") if x]
     r = results(sizes, a.quick, a.workdir, demo=not a.no_demo, memory_rows=int(a.memory),
-                repeat=a.repeat)
+                repeat=a.repeat, requests=not a.only_demo,
+                steps=tuple(x for x in a.steps.split(",") if x) or None)
     print(r["markdown"])
     if a.out:
         Path(a.out).parent.mkdir(parents=True, exist_ok=True)

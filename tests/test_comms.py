@@ -125,3 +125,128 @@ def test_demo_traces_name_the_injected_bottleneck(demo_week):
     # rates are scaled back from the trace sample to real traffic
     graph = comms.dependency_graph(demo_week.spans, trace_sample=sample).set_index(["caller", "callee"])
     assert graph.loc[("orchestrator", "router"), "rate_per_s"] > 10
+
+
+# --- the vectorised walk against the span-by-span one --------------------------------------------------
+def _reference_path(df: pd.DataFrame) -> pd.DataFrame:
+    """The span-by-span CRISP walk (holoops' implementation before it was vectorised), kept as the oracle."""
+    import numpy as np
+
+    df = df[["trace_id", "span_id", "parent_id", "service", "operation", "start", "duration_ms"]]
+    df = df.sort_values(["trace_id", "start"], kind="stable").reset_index(drop=True)
+    start = df["start"].astype("datetime64[ns, UTC]").astype("int64").to_numpy() / 1e6
+    end = start + df["duration_ms"].to_numpy(dtype=float)
+    parent = df["parent_id"].fillna("").astype(str).to_numpy()
+    trace = df["trace_id"].astype(str).to_numpy()
+    span_id = df["span_id"].astype(str).to_numpy()
+    bounds = np.flatnonzero(np.r_[True, trace[1:] != trace[:-1], True])
+    out_idx, out_ms, out_total = [], [], []
+    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
+        index = {span_id[i]: i for i in range(lo, hi)}
+        children: dict[int, list[int]] = {}
+        roots = []
+        for i in range(lo, hi):
+            p = index.get(parent[i])
+            if p is None:
+                roots.append(i)
+            else:
+                children.setdefault(p, []).append(i)
+        if not roots:
+            continue
+        root = max(roots, key=lambda i: end[i] - start[i])
+        segments: dict[int, float] = {}
+        stack = [(root, min(end[root], end[root]))]
+        while stack:
+            node, point = stack.pop()
+            self_ms = 0.0
+            for k in sorted(children.get(node, ()), key=lambda k: end[k], reverse=True):
+                if start[k] >= point:
+                    continue
+                k_end = min(end[k], point)
+                self_ms += point - k_end
+                stack.append((k, k_end))
+                point = max(start[k], start[node])
+            self_ms += max(point - start[node], 0.0)
+            segments[node] = segments.get(node, 0.0) + self_ms
+        for i, ms in segments.items():
+            out_idx.append(i)
+            out_ms.append(ms)
+            out_total.append(end[root] - start[root])
+    res = df.loc[out_idx, ["trace_id", "span_id", "service", "operation"]].reset_index(drop=True)
+    res["critical_ms"] = out_ms
+    res["trace_ms"] = out_total
+    return res[res["critical_ms"] > 0].reset_index(drop=True)
+
+
+def _random_spans(rng, n_traces: int) -> pd.DataFrame:
+    """Trees with overlapping and equal-ending siblings, children outside their parent, zero durations,
+    orphans (unknown or null parent ids), several roots and duplicated span ids; rows shuffled."""
+    rows = []
+    for t in range(n_traces):
+        n = int(rng.integers(1, 12))
+        ids = [f"s{j}" for j in range(n)]
+        if rng.random() < 0.1 and n > 2:
+            ids[2] = ids[1]
+        for j in range(n):
+            if j == 0 or rng.random() < 0.08:
+                parent = "" if rng.random() < 0.7 else ("zz" if rng.random() < 0.5 else None)
+            else:
+                parent = ids[int(rng.integers(0, j))]
+            start = float(rng.choice([0, 1, 2, 5, 10, 10, 20])) + (rng.random() * 30 if rng.random() < 0.5 else 0)
+            dur = float(rng.choice([0, 1, 5, 10, 10, 40])) + (rng.random() * 20 if rng.random() < 0.5 else 0)
+            rows.append(_span(f"t{t:03d}", ids[j], parent, f"svc{j % 4}", f"op{j % 3}", start, dur))
+    rng.shuffle(rows)
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_critical_path_equals_the_span_by_span_walk(seed):
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    for _ in range(25):
+        df = _random_spans(rng, int(rng.integers(1, 40)))
+        ref = _reference_path(df)
+        pd.testing.assert_frame_equal(comms.critical_path(df), ref, check_exact=True)  # rows, order, values
+        got_pl = comms.critical_path(pl.from_pandas(df))
+        pd.testing.assert_frame_equal(got_pl, ref, check_exact=True, check_dtype=False)
+        for by in ("service", "operation"):
+            # the summary: as the groupby over the reference path gave it, to the bit
+            g = ref.groupby(by, observed=True)
+            per_trace = ref.groupby(["trace_id", by], observed=True)["critical_ms"].sum().reset_index()
+            want = g["critical_ms"].sum().rename("critical_ms_total").to_frame()
+            want["share"] = want["critical_ms_total"] / max(want["critical_ms_total"].sum(), 1e-12)
+            want["traces"] = per_trace.groupby(by, observed=True)["trace_id"].nunique()
+            want["median_ms_per_trace"] = per_trace.groupby(by, observed=True)["critical_ms"].median()
+            want = want.sort_values("critical_ms_total", ascending=False).reset_index()
+            pd.testing.assert_frame_equal(comms.critical_path_summary(df, by=by), want, check_exact=True)
+            pd.testing.assert_frame_equal(comms.critical_path_summary(df, by=by, path=ref), want, check_exact=True)
+
+
+def test_critical_path_edge_cases():
+    empty = pd.DataFrame(_trace("x")).iloc[:0]
+    assert list(comms.critical_path(empty).columns) == ["trace_id", "span_id", "service", "operation",
+                                                        "critical_ms", "trace_ms"]
+    assert comms.critical_path_summary(empty).empty
+    # a cycle of parent ids (no root): no path, and no endless walk
+    loop = pd.DataFrame([_span("c", "a", "b", "s", "o", 0, 5), _span("c", "b", "a", "s", "o", 1, 2)])
+    assert comms.critical_path(loop).empty
+
+
+def test_parent_lookup_survives_hash_collisions():
+    """Ids are matched by hash; where the key bits collide, the exact per-span lookup decides."""
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    n = 400
+    trace = np.sort(rng.integers(0, 40, n))
+    trace = np.cumsum(np.r_[True, trace[1:] != trace[:-1]]) - 1
+    ids = rng.integers(0, 6, n).astype(np.uint64)  # few distinct ids per trace: duplicates too
+    # hashes whose high bits (the key) are equal for every id, low bits tell ids apart
+    h_span = np.column_stack([ids, ids * np.uint64(7919)])
+    par_ids = rng.integers(0, 8, n).astype(np.uint64)  # 6 and 7 name no span
+    h_par = np.column_stack([par_ids, par_ids * np.uint64(7919)])
+    got = comms._parents(trace, h_span, h_par)
+    for j in range(n):
+        same = np.flatnonzero((trace == trace[j]) & (ids == par_ids[j]))
+        assert got[j] == (same[-1] if len(same) else -1)

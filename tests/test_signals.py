@@ -243,3 +243,95 @@ def test_golden_signals_see_the_demo_incidents(demo, fleet):
     sat = saturation(demo.metrics, fleet)
     assert set(sat.resource) >= {"cpu", "memory", "gpu_util", "gpu_memory", "disk"}
     assert sat.value.between(0, 1.01).all()
+
+
+# --- the vectorised kernels against the straightforward versions -----------------------------------------
+def _reference_series_rate(sid, ts, value, grid, window_ns, extrapolate=True, as_rate=True):
+    """One series at a time (holoops' loop before it was vectorised), kept as the oracle."""
+    NS = 1_000_000_000
+    n_series = int(sid.max()) + 1
+    out = np.full((n_series, len(grid)), np.nan)
+    same = np.r_[False, sid[1:] == sid[:-1]]
+    prev = np.r_[np.nan, value[:-1]]
+    add = np.where(same & (value < prev), prev, 0.0)
+    csum = np.cumsum(add)
+    starts = np.r_[0, np.flatnonzero(~same[1:]) + 1]
+    first_of = np.repeat(starts, np.diff(np.r_[starts, len(sid)]))
+    corr = value + (csum - (csum[first_of] - add[first_of]))
+    t0 = min(int(ts.min()), int(grid[0]) - window_ns) - 1
+    key = sid * (1 << 40) + (ts - t0) // 1_000_000
+    g_end, g_start = (grid - t0) // 1_000_000, (grid - window_ns - t0) // 1_000_000
+    for s in range(n_series):
+        k_hi = np.searchsorted(key, s * (1 << 40) + g_end, side="right") - 1
+        k_lo = np.searchsorted(key, s * (1 << 40) + g_start, side="right")
+        n = k_hi - k_lo + 1
+        ok = n >= 2
+        lo, hi = k_lo[ok], k_hi[ok]
+        res = corr[hi] - corr[lo]
+        t_first, t_last = ts[lo] / NS, ts[hi] / NS
+        sampled = t_last - t_first
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if extrapolate:
+                rng_end = grid[ok] / NS
+                to_start = t_first - (rng_end - window_ns / NS)
+                to_end = rng_end - t_last
+                avg = sampled / (n[ok] - 1)
+                first_v = value[lo]
+                to_zero = np.where((res > 0) & (first_v >= 0), sampled * (first_v / res), np.inf)
+                thr = avg * 1.1
+                to_start = np.minimum(np.where(to_start >= thr, avg / 2, to_start), to_zero)
+                to_end = np.where(to_end >= thr, avg / 2, to_end)
+                res = res * ((sampled + to_start + to_end) / sampled)
+                if as_rate:
+                    res = res / (window_ns / NS)
+            elif as_rate:
+                res = res / sampled
+        out[s, ok] = res
+    return out
+
+
+@pytest.mark.parametrize("extrapolate", [True, False])
+def test_series_rate_equals_the_per_series_loop(extrapolate):
+    from holoops.analyze.counters import _aggregate, series_rate
+
+    rng = np.random.default_rng(4)
+    sids, tss, vals = [], [], []
+    for s in range(37):
+        t = np.cumsum(rng.choice([15, 30, 30, 60, 61.5, 240], 400)) * 1e9 + rng.integers(0, 10**9)
+        v = np.cumsum(rng.exponential(5, 400))
+        v[rng.random(400) < 0.02] = 0.0  # resets
+        keep = rng.random(400) > 0.1  # scrape gaps
+        sids.append(np.full(keep.sum(), s))
+        tss.append(t[keep].astype(np.int64))
+        vals.append(v[keep])
+    sid, ts, v = np.concatenate(sids), np.concatenate(tss), np.concatenate(vals)
+    grid = np.arange(int(ts.min()) // (60 * 10**9) * 60 * 10**9, int(ts.max()), 60 * 10**9, dtype=np.int64)
+    got = series_rate(sid, ts, v, grid, 300 * 10**9, extrapolate=extrapolate)
+    want = _reference_series_rate(sid, ts, v, grid, 300 * 10**9, extrapolate=extrapolate)
+    assert np.array_equal(got, want, equal_nan=True)  # bit for bit
+    fine = np.arange(grid[0], grid[-1], 5 * 10**8, dtype=np.int64)  # a long grid: several blocks, threads
+    assert np.array_equal(series_rate(sid, ts, v, fine, 300 * 10**9, extrapolate=extrapolate),
+                          _reference_series_rate(sid, ts, v, fine, 300 * 10**9, extrapolate=extrapolate),
+                          equal_nan=True)
+    # the per-group sums add rows in the order np.add.at does
+    gid = rng.integers(0, 5, len(got))
+    summed = np.zeros((5, got.shape[1]))
+    count = np.zeros((5, got.shape[1]))
+    np.add.at(summed, gid, np.where(np.isnan(got), 0.0, got))
+    np.add.at(count, gid, ~np.isnan(got))
+    assert np.array_equal(_aggregate(got, gid, 5), np.where(count > 0, summed, np.nan), equal_nan=True)
+
+
+def test_factorize_codes_dictionary_columns_like_strings():
+    import pyarrow as pa
+
+    from holoops.analyze.counters import _factorize
+
+    a = pa.array(["b", None, "a", "b", "c", "a", None])
+    b = pa.array(["x", "y", "x", None, "x", "y", "y"])
+    ids_s, keys_s = _factorize(a, b)
+    ids_d, keys_d = _factorize(a.dictionary_encode(), pa.chunked_array([b[:3].dictionary_encode(),
+                                                                         b[3:].dictionary_encode()]))
+    assert keys_s == keys_d == sorted(keys_s)
+    assert ids_s.tolist() == ids_d.tolist()
+    assert keys_s[ids_s[1]] == ("", "y")  # nulls count as ''

@@ -92,16 +92,222 @@ def _span_window_seconds(spans: Any) -> float:
 # critical path
 # --------------------------------------------------------------------------------------------------
 def _span_arrays(spans: Any):
-    """Numpy arrays of the spans sorted by trace, with start/end in ms since the epoch."""
+    """The spans sorted by (trace, start), stable, as numpy arrays.
 
-    from holoops.frames import to_pandas
+    Returns ``(rows, trace, start, end, h_span, h_parent)``: ``rows`` the position of each sorted span in
+    the input frame, ``trace`` a trace number (0, 1, ... in sorted trace order), ``start``/``end`` in ms
+    since the epoch, ``h_span``/``h_parent`` two independent 64-bit hashes of the span id and of the
+    parent id (null: ``""``) as ``[n, 2]`` arrays.
+    """
+    import numpy as np
+    import polars as pl
 
-    df = to_pandas(spans)[["trace_id", "span_id", "parent_id", "service", "operation", "start", "duration_ms"]]
-    df = df.sort_values(["trace_id", "start"], kind="stable").reset_index(drop=True)
-    start = df["start"].astype("datetime64[ns, UTC]").astype("int64").to_numpy() / 1e6
-    end = start + df["duration_ms"].to_numpy(dtype=float)
-    parent = df["parent_id"].fillna("").astype(str).to_numpy()
-    return df, start, end, parent
+    cols = ["trace_id", "span_id", "parent_id", "start", "duration_ms"]
+    mod = type(spans).__module__.split(".")[0]
+    if mod == "polars":
+        df = spans.select(cols)
+    else:
+        from holoops.frames import to_pandas
+
+        df = pl.from_pandas(to_pandas(spans)[cols] if mod != "pandas" else spans[cols])
+    n = df.height
+    tid = df["trace_id"]
+    if tid.dtype in (pl.Categorical, pl.Enum):
+        tid = tid.cast(pl.String)
+    # trace numbers in sorted order: rank the first id of each run of equal ids (spans mostly come
+    # grouped by trace, so there are about as many runs as traces), nulls last
+    head = np.r_[True, (tid.slice(1) != tid.slice(0, n - 1)).fill_null(True).to_numpy()] if n > 1 \
+        else np.ones(n, dtype=bool)
+    firsts = np.flatnonzero(head)
+    ranks = tid.gather(firsts).rank("dense").cast(pl.Int64).fill_null(n + 1).to_numpy()
+    code = np.repeat(ranks, np.diff(np.r_[firsts, n]))
+    del head, firsts, ranks
+    start_ns = df["start"].cast(pl.Datetime("ns", "UTC")).dt.epoch("ns").to_numpy()
+    order = np.lexsort((start_ns, code))
+    trace = code[order]
+    del code
+    trace = np.cumsum(np.r_[True, trace[1:] != trace[:-1]]) - 1 if n else trace
+    start = start_ns[order] / 1e6
+    del start_ns
+    end = start + df["duration_ms"].cast(pl.Float64).to_numpy()[order]
+
+    def hashes(col):  # [n, 2] in sorted order
+        out = np.empty((n, 2), dtype=np.uint64)
+        for j, seed in enumerate((7, 1_000_003)):
+            out[:, j] = col.hash(seed=seed).to_numpy()[order]
+        return out
+
+    h_span = hashes(df["span_id"].cast(pl.String))
+    h_parent = hashes(df["parent_id"].cast(pl.String).fill_null(""))
+    return order, trace, start, end, h_span, h_parent
+
+
+def _parents(trace, h_span, h_parent):
+    """Position of each span's parent in its trace (the last span of that id), -1 where there is none.
+
+    ``trace`` numbers the (sorted) spans' traces from 0. Ids are compared by two independent 64-bit
+    hashes (a wrong match needs both to collide between two ids of one trace).
+    """
+    import numpy as np
+
+    n = len(trace)
+    if not n:
+        return np.zeros(0, dtype=np.int64)
+    bits = max(1, int(trace[-1]).bit_length())
+    shift = np.uint64(bits + 1)
+    base = trace.astype(np.uint64) << np.uint64(63 - bits)
+    k_span = base | (h_span[:, 0] >> shift)
+    k_par = base | (h_parent[:, 0] >> shift)
+    by_key = np.argsort(k_span, kind="stable")
+    ks = k_span[by_key]
+    last = np.r_[ks[1:] != ks[:-1], True]  # the last (highest position) span of each key
+    ks, pos = ks[last], by_key[last]
+    i = np.minimum(np.searchsorted(ks, k_par), len(ks) - 1)
+    par = np.where(ks[i] == k_par, pos[i], -1).astype(np.int64)
+    hit = par >= 0
+    par[hit & ~(h_span[par, 0] == h_parent[:, 0]) | hit & ~(h_span[par, 1] == h_parent[:, 1])] = -1
+    if (hit & (par < 0)).any():  # two ids of a trace share the key's bits: look those up one by one
+        for j in np.flatnonzero(hit & (par < 0)):
+            same = np.flatnonzero((trace == trace[j]) & (h_span[:, 0] == h_parent[j, 0])
+                                  & (h_span[:, 1] == h_parent[j, 1]))
+            par[j] = same[-1] if len(same) else -1
+    return par
+
+
+def _segments(trace, start, end, parent):
+    """The critical-path walk of every trace at once, one tree level per round.
+
+    Per span, its children in the order the walk meets them (latest end first; equal ends in span
+    order). With ``point`` where the walk stands inside a span (its end, or where its parent's walk
+    left it), the walk takes child ``k`` when ``start[k] < point_k``, where ``point_k`` is ``point``
+    until a child was taken and ``max(start of the earliest-starting child before k, start of the
+    span)`` after: so ``point_k`` follows from the running minimum of the earlier children's starts,
+    without a per-span loop. The span keeps ``point_k - min(end[k], point_k)`` of each child taken,
+    plus what is left before the last point, as its own time; each child taken is walked from
+    ``min(end[k], point_k)``. Returns ``(nodes, critical_ms, trace_ms, order)`` for the spans on the path,
+    in the order a depth-first walk (last child taken first) visits them.
+    """
+    import numpy as np
+
+    n = len(start)
+    empty = np.array([], dtype=np.int64)
+    if not n:
+        return empty, np.array([]), np.array([]), empty
+    pos = np.arange(n, dtype=np.int64)
+    # the root of each trace: the longest span without a parent in it (the first such on ties)
+    roots = pos[parent < 0]
+    dur = end[roots] - start[roots]
+    o = np.lexsort((-dur, trace[roots]))  # stable: the first of equally long roots wins
+    roots = roots[o]
+    roots = roots[np.r_[True, trace[roots][1:] != trace[roots][:-1]]] if len(roots) else roots
+    trace_ms = np.full(int(trace.max()) + 1, np.nan)
+    trace_ms[trace[roots]] = end[roots] - start[roots]
+    # children grouped by parent, in walk order; the running minimum of starts over earlier siblings
+    kids = pos[parent >= 0]
+    kids = kids[np.lexsort((-end[kids], parent[kids]))]  # stable: equal ends keep span order
+    kp = parent[kids]
+    counts = np.bincount(kp, minlength=n)
+    first = np.cumsum(counts) - counts
+    ks = start[kids]
+    if len(kids):
+        grp = np.cumsum(np.r_[True, kp[1:] != kp[:-1]]) - 1
+        rank = np.empty(len(ks), dtype=np.int64)
+        by_start = np.argsort(ks, kind="stable")
+        rank[by_start] = np.arange(len(ks))
+        # ranks shifted down by group make one global running minimum restart at every group
+        run = np.minimum.accumulate(rank - grp * len(ks)) + grp * len(ks)
+        incl = ks[by_start][run]
+        excl = np.r_[np.inf, incl[:-1]]
+        excl[first[kp] == np.arange(len(kids))] = np.inf
+        min_all = np.full(n, np.inf)
+        last_kid = np.r_[kp[1:] != kp[:-1], True]
+        min_all[kp[last_kid]] = incl[last_kid]  # the last child's running minimum: that of them all
+    else:
+        excl = np.array([])
+        min_all = np.full(n, np.inf)
+    seg = np.zeros(n)
+    seen = np.zeros(n, dtype=bool)
+    nodes_all, paths = [], []
+    frontier, point0 = roots, end[roots]
+    path = trace[roots][:, None]
+    while len(frontier):
+        fresh = ~seen[frontier]  # (a cycle of parent ids would otherwise never end)
+        frontier, point0, path = frontier[fresh], point0[fresh], path[fresh]
+        seen[frontier] = True
+        nodes_all.append(frontier)
+        paths.append(path)
+        sn = start[frontier]
+        c = counts[frontier]
+        owner = np.repeat(np.arange(len(frontier)), c)
+        idx = np.arange(int(c.sum())) - np.repeat(np.cumsum(c) - c, c) + np.repeat(first[frontier], c)
+        k, m = kids[idx], excl[idx]
+        p0, s_owner = point0[owner], sn[owner]
+        point = np.where(m >= p0, p0, np.maximum(m, s_owner))
+        take = start[k] < point
+        k, pk = k[take], point[take]
+        k_end = np.minimum(end[k], pk)
+        own = np.bincount(owner[take], weights=pk - k_end, minlength=len(frontier))
+        m_all = min_all[frontier]
+        last_point = np.where(m_all >= point0, point0, np.maximum(m_all, sn))
+        seg[frontier] = own + np.maximum(last_point - sn, 0.0)
+        # the next level: children taken, each walked from where its parent left it; a node's place in
+        # the depth-first order is its parent's followed by the rank of the child among those taken
+        # (the last one taken is visited first)
+        o_take = owner[take]
+        n_taken = np.bincount(o_take, minlength=len(frontier))
+        nth = np.arange(len(o_take)) - np.repeat(np.cumsum(n_taken) - n_taken, n_taken)
+        digit = n_taken[o_take] - nth
+        path = np.column_stack([path[o_take], digit])
+        frontier, point0 = k, k_end
+    if not nodes_all:
+        return empty, np.array([]), np.array([]), empty
+    depth = max(p.shape[1] for p in paths)
+    nodes = np.concatenate(nodes_all)
+    keys = np.concatenate([np.pad(p, ((0, 0), (0, depth - p.shape[1]))) for p in paths])
+    order = np.lexsort(keys.T[::-1])
+    nodes = nodes[order]
+    return nodes, seg[nodes], trace_ms[trace[nodes]], order
+
+
+def _on_path(spans: Any):
+    """Spans on the critical path (time > 0) in the order of the span-by-span walk.
+
+    Returns ``(rows, trace, critical_ms, trace_ms)``: input row positions, trace numbers (sorted trace
+    order), the time each span holds on the path, its trace's end-to-end time. Traces are walked in
+    chunks of about 256k spans (whole traces), in parallel threads: the work stays in cache and every
+    core helps.
+    """
+    import numpy as np
+
+    order, trace, start, end, h_span, h_parent = _span_arrays(spans)
+    n = len(order)
+    if not n:
+        e = np.zeros(0, dtype=np.int64)
+        return e, e, np.zeros(0), np.zeros(0)
+    firsts = np.flatnonzero(np.r_[True, trace[1:] != trace[:-1]])
+    cuts = np.unique(firsts[np.searchsorted(firsts, np.arange(0, n, 1 << 18))])
+    bounds = list(zip(cuts.tolist(), [*cuts[1:].tolist(), n], strict=True))
+
+    def one(ab):
+        a, b = ab
+        tr = trace[a:b] - trace[a]
+        par = _parents(tr, h_span[a:b], h_parent[a:b])
+        nodes, crit, total, _ = _segments(tr, start[a:b], end[a:b], par)
+        keep = crit > 0
+        return nodes[keep] + a, crit[keep], total[keep]
+
+    from holoops.analyze.counters import _threads
+
+    if len(bounds) > 1 and _threads() > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(_threads(), len(bounds))) as pool:
+            parts = list(pool.map(one, bounds))
+    else:
+        parts = [one(ab) for ab in bounds]
+    nodes = np.concatenate([p[0] for p in parts])
+    return (order[nodes], trace[nodes], np.concatenate([p[1] for p in parts]),
+            np.concatenate([p[2] for p in parts]))
 
 
 def critical_path(spans: Any) -> pd.DataFrame:
@@ -109,62 +315,30 @@ def critical_path(spans: Any) -> pd.DataFrame:
 
     Walk back from the root's end: inside a span, the child that finished last before the current
     point is on the path; the gap after it is the span's own (self) time; then continue before that
-    child's start. Children hidden behind a later-finishing sibling never enter the path.
+    child's start. Children hidden behind a later-finishing sibling never enter the path. All traces
+    are walked at once, one tree level per round (:func:`_segments`); the rows are those of the
+    span-by-span walk, in its order.
 
     Columns: trace_id, span_id, service, operation, critical_ms (time on the path), trace_ms.
     """
-
-    import numpy as np
-
-    df, start, end, parent = _span_arrays(spans)
-    trace = df["trace_id"].astype(str).to_numpy()
-    span_id = df["span_id"].astype(str).to_numpy()
-    bounds = np.flatnonzero(np.r_[True, trace[1:] != trace[:-1], True])
-    out_idx: list[int] = []
-    out_ms: list[float] = []
-    out_trace_ms: list[float] = []
-    for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
-        index = {span_id[i]: i for i in range(lo, hi)}
-        children: dict[int, list[int]] = {}
-        roots = []
-        for i in range(lo, hi):
-            p = index.get(parent[i])
-            if p is None:
-                roots.append(i)
-            else:
-                children.setdefault(p, []).append(i)
-        if not roots:
-            continue
-        root = max(roots, key=lambda i: end[i] - start[i])
-        segments: dict[int, float] = {}
-        _walk(root, end[root], children, start, end, segments)
-        total = end[root] - start[root]
-        for i, ms in segments.items():
-            out_idx.append(i)
-            out_ms.append(ms)
-            out_trace_ms.append(total)
-    res = df.loc[out_idx, ["trace_id", "span_id", "service", "operation"]].reset_index(drop=True)
-    res["critical_ms"] = out_ms
-    res["trace_ms"] = out_trace_ms
-    return res[res["critical_ms"] > 0].reset_index(drop=True) if len(res) else res
+    cols = ["trace_id", "span_id", "service", "operation"]
+    rows, _, crit, total = _on_path(spans)
+    res = _take(spans, cols, rows)
+    res["critical_ms"] = crit
+    res["trace_ms"] = total
+    return res
 
 
-def _walk(i: int, until: float, children: dict, start, end, segments: dict) -> None:
-    """Attribute the time of span ``i`` up to ``until`` along its critical path (iterative)."""
-    stack = [(i, min(until, end[i]))]
-    while stack:
-        node, point = stack.pop()
-        kids = sorted(children.get(node, ()), key=lambda k: end[k], reverse=True)
-        self_ms = 0.0
-        for k in kids:
-            if start[k] >= point:
-                continue
-            k_end = min(end[k], point)
-            self_ms += point - k_end
-            stack.append((k, k_end))
-            point = max(start[k], start[node])
-        self_ms += max(point - start[node], 0.0)
-        segments[node] = segments.get(node, 0.0) + self_ms
+def _take(spans: Any, cols: list[str], rows) -> pd.DataFrame:
+    """Rows ``rows`` (positions) of ``cols`` as a pandas frame with a fresh index."""
+    from holoops.frames import to_pandas
+
+    mod = type(spans).__module__.split(".")[0]
+    if mod == "pandas":
+        return spans.iloc[rows][cols].reset_index(drop=True)
+    if mod == "polars":
+        return to_pandas(spans.select(cols)[rows])
+    return to_pandas(spans)[cols].iloc[rows].reset_index(drop=True)
 
 
 def critical_path_summary(spans: Any, *, by: str = "service", path: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -173,13 +347,29 @@ def critical_path_summary(spans: Any, *, by: str = "service", path: pd.DataFrame
     Columns: ``by``, critical_ms_total, share (of all critical time), traces (where it appears),
     median_ms_per_trace. Sorted with the dominant one first.
     """
-    cp = critical_path(spans) if path is None else path
-    g = cp.groupby(by, observed=True)
-    per_trace = cp.groupby(["trace_id", by], observed=True)["critical_ms"].sum().reset_index()
-    out = g["critical_ms"].sum().rename("critical_ms_total").to_frame()
+    import numpy as np
+    import pandas as pd
+
+    if path is None:  # straight from the walk: traces by number, no id strings
+        rows, trace, crit, _ = _on_path(spans)
+        col = _take(spans, [by], rows)[by]
+    else:
+        col = path[by].reset_index(drop=True)
+        trace = pd.factorize(path["trace_id"])[0]
+        crit = path["critical_ms"].to_numpy(dtype=float)
+    # pandas group sums (compensated) over one integer key per group, rows in path order as before
+    codes, uniq = pd.factorize(col, sort=True)
+    ok = codes >= 0
+    codes, trace, crit = codes[ok], np.asarray(trace)[ok], pd.Series(np.asarray(crit)[ok])
+    k = max(len(uniq), 1)
+    total = crit.groupby(codes).sum()
+    per_trace = crit.groupby(np.asarray(trace, dtype=np.int64) * k + codes, sort=False).sum()
+    svc = per_trace.index.to_numpy() % k
+    out = pd.DataFrame({"critical_ms_total": total.to_numpy()}, index=pd.Index(uniq[total.index.to_numpy()], name=by))
     out["share"] = out["critical_ms_total"] / max(out["critical_ms_total"].sum(), 1e-12)
-    out["traces"] = per_trace.groupby(by, observed=True)["trace_id"].nunique()
-    out["median_ms_per_trace"] = per_trace.groupby(by, observed=True)["critical_ms"].median()
+    out["traces"] = np.bincount(svc, minlength=k)[total.index.to_numpy()]
+    out["median_ms_per_trace"] = pd.Series(per_trace.to_numpy()).groupby(svc).median() \
+        .reindex(total.index).to_numpy()
     return out.sort_values("critical_ms_total", ascending=False).reset_index()
 
 

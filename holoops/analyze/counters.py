@@ -115,45 +115,101 @@ def _str_arrow(table, col: str):
     return pc.fill_null(arr, "")
 
 
-def _factorize(*cols):
-    """Group id per row for the combination of ``cols`` (numpy or Arrow string arrays).
-
-    Returns ``(ids, keys)``: ids index ``keys``, a list of tuples in sorted order (deterministic
-    across engines and row orders).
-    """
+def _codes(c):
+    """``(codes, uniques)`` of one string-like column: int64 codes into ``uniques``, the distinct values as
+    strings (nulls as ``''``) in numpy's ``str`` sort order. Dictionary (categorical) columns are coded
+    from their dictionary, without decoding the rows."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    arr = c if isinstance(c, pa.Array | pa.ChunkedArray) else pa.array(np.asarray(c, dtype=object),
+                                                                      type=pa.string())
+    n = len(arr)
+    if n and arr.null_count == n:
+        return np.zeros(n, dtype="int64"), np.array([""], dtype=object)
+    if pa.types.is_dictionary(arr.type):
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.unify_dictionaries()
+            if arr.num_chunks == 0:
+                return np.zeros(0, dtype="int64"), np.array([], dtype=object)
+            dic = arr.chunk(0).dictionary
+            idx = pa.chunked_array([ch.indices for ch in arr.chunks], type=arr.type.index_type)
+        else:
+            dic, idx = arr.dictionary, arr.indices
+        if not (pa.types.is_string(dic.type) or pa.types.is_large_string(dic.type)):
+            dic = pc.cast(dic, pa.string())
+        words = np.array([*dic.to_pylist(), ""], dtype=object)  # the last one stands for null
+        if idx.null_count:
+            idx = pc.fill_null(idx, pa.scalar(len(words) - 1, idx.type))
+        idx = idx.to_numpy() if isinstance(idx, pa.ChunkedArray) else idx.to_numpy(zero_copy_only=False)
+        uniq, inv = np.unique(words.astype(str), return_inverse=True)
+        if len(uniq) == len(words) and (inv == np.arange(len(words))).all():
+            return idx.astype("int64", copy=False), uniq.astype(object)  # sorted and distinct already
+        return inv.astype("int64")[idx], uniq.astype(object)
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
+        arr = pc.cast(arr, pa.string())
+    enc = pc.dictionary_encode(pc.fill_null(arr, ""))
+    dic = np.array(enc.dictionary.to_pylist(), dtype=object)
+    idx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype="int64")
+    order = np.argsort(dic.astype(str), kind="stable")
+    rank = np.empty(len(order), dtype="int64")
+    rank[order] = np.arange(len(order))
+    return (rank[idx] if len(idx) else idx), dic[order]
+
+
+def _factorize(*cols):
+    """Group id per row for the combination of ``cols`` (numpy, Arrow string or dictionary arrays).
+
+    Returns ``(ids, keys)``: ids index ``keys``, a list of tuples in sorted order (deterministic
+    across engines and row orders). Nulls count as ``''``.
+    """
+    import numpy as np
+
     n = len(cols[0]) if cols else 0
     if not cols:
         return np.zeros(n, dtype="int64"), [()]
-    codes, uniques = [], []
-    for c in cols:
-        arr = c if isinstance(c, pa.Array | pa.ChunkedArray) else pa.array(np.asarray(c, dtype=object),
-                                                                          type=pa.string())
-        if isinstance(arr, pa.ChunkedArray):
-            arr = arr.combine_chunks()
-        enc = pc.dictionary_encode(arr)
-        dic = np.array(enc.dictionary.to_pylist(), dtype=object)
-        idx = np.asarray(enc.indices.to_numpy(zero_copy_only=False), dtype="int64")
-        order = np.argsort(dic.astype(str), kind="stable")
-        rank = np.empty(len(order), dtype="int64")
-        rank[order] = np.arange(len(order))
-        codes.append(rank[idx] if len(idx) else idx)
-        uniques.append(dic[order])
+    coded = [_codes(c) for c in cols]
+    # mixed-radix combination of the per-column codes (first column most significant: sorted order),
+    # re-coded densely (order kept) whenever the next digit could overflow int64
     combined = np.zeros(n, dtype="int64")
-    for inv, u in zip(codes, uniques, strict=True):
-        combined = combined * max(len(u), 1) + inv
-    ids_u, ids = np.unique(combined, return_inverse=True)
-    keys = []
-    for val in ids_u.tolist():
-        parts = []
-        for u in reversed(uniques):
-            parts.append(str(u[val % len(u)]))
-            val //= len(u)
-        keys.append(tuple(reversed(parts)))
-    return ids.astype("int64"), keys
+    top, dense = 1, False
+    for code, u in coded:
+        card = max(len(u), 1)
+        if top * card >= 1 << 62:
+            _, combined = _dense(combined)
+            top, dense = (int(combined.max()) + 1 if n else 1), True
+        combined *= card
+        combined += code
+        top *= card
+    ids_u, ids = _dense(combined)
+    if dense:  # one row per distinct key gives its labels
+        rep = np.empty(len(ids_u), dtype="int64")
+        rep[ids] = np.arange(n)
+        cols_out = [u[code[rep]].tolist() if len(u) else [""] * len(rep) for code, u in coded]
+    else:  # the mixed-radix digits of each distinct key are its labels' codes
+        cols_out, rest = [], np.asarray(ids_u, dtype="int64")
+        for _code, u in reversed(coded):
+            card = max(len(u), 1)
+            cols_out.append(u[rest % card].tolist() if len(u) else [""] * len(rest))
+            rest = rest // card
+        cols_out.reverse()
+    keys = [tuple(str(x) for x in t) for t in zip(*cols_out, strict=True)]
+    return ids.astype("int64", copy=False), keys
+
+
+def _dense(values):
+    """``(distinct sorted values, inverse)`` of non-negative int64 codes (bincount when they are small)."""
+    import numpy as np
+
+    if len(values) and int(values.max()) < max(4 * len(values), 1 << 16):
+        seen = np.bincount(values) > 0
+        u = np.flatnonzero(seen)
+        remap = np.cumsum(seen) - 1
+        return u, remap[values]
+    return np.unique(values, return_inverse=True)
 
 
 def _grid(t_min: int, t_max: int, step_ns: int):
@@ -177,11 +233,96 @@ def series_rate(sid, ts, value, grid, window_ns: int, *, extrapolate: bool = Tru
     sid = np.asarray(sid, dtype="int64")
     ts = np.asarray(ts, dtype="int64")
     v = np.asarray(value, dtype="float64")
+    grid = np.asarray(grid, dtype="int64")
     n_series = int(sid.max()) + 1 if len(sid) else 0
     out = np.full((n_series, len(grid)), np.nan)
     if not len(sid) or not len(grid):
         return out
-    # reset-corrected cumulative value per series
+    corr = _reset_corrected(sid, v)
+    # combined sortable key: series id and time (ms since t0) in one int64
+    t0 = min(int(ts.min()), int(grid[0]) - window_ns) - 1
+    ms = (ts - t0) // 1_000_000
+    key = sid * (1 << 40) + ms
+    g_end = (grid - t0) // 1_000_000
+    g_start = (grid - window_ns - t0) // 1_000_000
+    tsec = ts / NS
+    gsec = grid / NS
+    gstart = gsec - window_ns / NS
+    win_s = window_ns / NS
+
+    def block(s0: int, s1: int) -> None:
+        s_ids = np.arange(s0, s1, dtype="int64")[:, None] * (1 << 40)
+        k_hi = np.searchsorted(key, (s_ids + g_end).ravel(), side="right")
+        k_hi -= 1
+        k_lo = np.searchsorted(key, (s_ids + g_start).ravel(), side="right")
+        n = k_hi - k_lo
+        n += 1
+        cell = np.flatnonzero(n >= 2)
+        if not len(cell):
+            return
+        lo, hi = k_lo[cell], k_hi[cell]
+        res = corr[hi]
+        res -= corr[lo]
+        t_last = tsec[hi]
+        t_first = tsec[lo]
+        sampled = t_last - t_first
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if extrapolate:
+                gi = cell % len(grid)
+                to_start = t_first
+                to_start -= gstart[gi]
+                to_end = gsec[gi]
+                to_end -= t_last
+                avg = sampled / (n[cell] - 1)
+                first_v = v[lo]
+                to_zero = first_v / res
+                to_zero *= sampled
+                to_zero[~((res > 0) & (first_v >= 0))] = np.inf
+                thr = avg * 1.1
+                avg /= 2
+                np.copyto(to_start, avg, where=to_start >= thr)
+                np.minimum(to_start, to_zero, out=to_start)  # never extrapolate below the counter's zero
+                np.copyto(to_end, avg, where=to_end >= thr)
+                factor = sampled + to_start
+                factor += to_end
+                factor /= sampled
+                res *= factor
+                if as_rate:
+                    res /= win_s
+            elif as_rate:
+                res /= sampled
+        out[s0:s1].reshape(-1)[cell] = res
+
+    # all series' windows at once, in blocks of series that keep the temporaries small; numpy releases
+    # the GIL in these loops, so the blocks run on every core
+    per = max(1, (1 << 20) // len(grid))
+    spans = [(a, min(a + per, n_series)) for a in range(0, n_series, per)]
+    workers = min(len(spans), _threads())
+    if workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(workers) as pool:
+            list(pool.map(lambda ab: block(*ab), spans))
+    else:
+        for ab in spans:
+            block(*ab)
+    return out
+
+
+def _threads() -> int:
+    """Threads the numpy kernels here may use: the CPUs this process may run on."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+def _reset_corrected(sid, v):
+    """Counter values with every reset (a drop within a series) added back, per series."""
+    import numpy as np
+
     same = np.r_[False, sid[1:] == sid[:-1]]
     prev = np.r_[np.nan, v[:-1]]
     drop = same & (v < prev)
@@ -191,68 +332,84 @@ def series_rate(sid, ts, value, grid, window_ns: int, *, extrapolate: bool = Tru
     starts = np.r_[0, np.flatnonzero(~same[1:]) + 1] if len(sid) > 1 else np.array([0])
     first_of = np.repeat(starts, np.diff(np.r_[starts, len(sid)]))
     base = csum[first_of] - add[first_of]
-    corr = v + (csum - base)
-    # combined sortable key: series id and time (ms since t0) in one int64
-    t0 = min(int(ts.min()), int(grid[0]) - window_ns) - 1
-    ms = (ts - t0) // 1_000_000
-    key = sid * (1 << 40) + ms
-    g_end = (grid - t0) // 1_000_000
-    g_start = (grid - window_ns - t0) // 1_000_000
-    for s in range(n_series):
-        k_hi = np.searchsorted(key, s * (1 << 40) + g_end, side="right") - 1
-        k_lo = np.searchsorted(key, s * (1 << 40) + g_start, side="right")
-        n = k_hi - k_lo + 1
-        ok = n >= 2
-        if not ok.any():
-            continue
-        lo, hi = k_lo[ok], k_hi[ok]
-        res = corr[hi] - corr[lo]
-        t_first = ts[lo] / NS
-        t_last = ts[hi] / NS
-        sampled = t_last - t_first
-        if extrapolate:
-            rng_end = grid[ok] / NS
-            rng_start = rng_end - window_ns / NS
-            to_start = t_first - rng_start
-            to_end = rng_end - t_last
-            avg = sampled / (n[ok] - 1)
-            first_v = v[lo]
-            with np.errstate(divide="ignore", invalid="ignore"):
-                to_zero = np.where((res > 0) & (first_v >= 0), sampled * (first_v / res), np.inf)
-            thr = avg * 1.1
-            to_start = np.where(to_start >= thr, avg / 2, to_start)
-            to_start = np.minimum(to_start, to_zero)  # never extrapolate below the counter's zero
-            to_end = np.where(to_end >= thr, avg / 2, to_end)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                factor = (sampled + to_start + to_end) / sampled
-            res = res * factor
-            if as_rate:
-                res = res / (window_ns / NS)
-        elif as_rate:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                res = res / sampled
-        out[s, ok] = res
+    return v + (csum - base)
+
+
+def _metric_tables(metrics: Any, names: Sequence[str]) -> dict[str, Any]:
+    """``{metric: Arrow table of its samples}`` (all columns but ``metric``), one conversion for all.
+
+    pandas frames convert to Arrow once (categoricals become dictionaries, no copy of the strings) and
+    are split there; other engines filter natively first, then convert only the rows asked for.
+    """
+    import narwhals as nw
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    names = list(dict.fromkeys(names))
+    if isinstance(metrics, pa.Table):
+        tbl = metrics
+    else:
+        frame = _nw(metrics)
+        if nw.get_native_namespace(frame).__name__ != "pandas":
+            # filter natively, then convert only the columns the metric uses (a label column that is
+            # null on every sample names no series; it is dropped, which changes no key or order)
+            out = {}
+            labels = [c for c in frame.columns if c not in ("ts", "value", "metric")]
+            for name in names:
+                sub = frame.filter(nw.col("metric") == name)
+                nulls = sub.select([nw.col(c).null_count() for c in labels]).row(0) if labels else ()
+                used = [c for c, k in zip(labels, nulls, strict=True) if k < len(sub)]
+                out[name] = sub.select(["ts", "value", *used]).to_arrow()
+            return out
+        tbl = frame.to_arrow()
+    col = tbl.column("metric")
+    rest = tbl.drop_columns(["metric"])
+    out = {}
+    if pa.types.is_dictionary(col.type):
+        col = col.unify_dictionaries() if isinstance(col, pa.ChunkedArray) else col
+        chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+        dic = chunks[0].dictionary if chunks else pa.array([], pa.string())
+        if not (pa.types.is_string(dic.type) or pa.types.is_large_string(dic.type)):
+            dic = pc.cast(dic, pa.string())
+        words = np.array(dic.to_pylist(), dtype=object)
+        idx = pa.chunked_array([c.indices for c in chunks], type=chunks[0].indices.type) if chunks else None
+        for name in names:
+            hit = np.flatnonzero(words == name)
+            if idx is None or not len(hit):
+                out[name] = rest.slice(0, 0)
+            else:
+                mask = pc.equal(idx, int(hit[0])) if len(hit) == 1 else pc.is_in(idx, pa.array(hit, idx.type))
+                out[name] = rest.filter(pc.fill_null(mask, False))
+    else:
+        for name in names:
+            out[name] = rest.filter(pc.fill_null(pc.equal(col, name), False))
     return out
 
 
-def _series(metrics: Any, metric: str):
-    """(label_cols, sid sorted, ts, value, keys) of one metric's samples, sorted by (series, ts)."""
-    import narwhals as nw
+def _series(metrics: Any, metric: str, table: Any = None):
+    """(label_cols, sid sorted, ts, value, keys) of one metric's samples, sorted by (series, ts).
+
+    ``table``: the metric's samples already split out by :func:`_metric_tables` (else done here).
+    """
     import numpy as np
     import pyarrow.compute as pc
 
-    frame = _nw(metrics)
-    label_cols = [c for c in frame.columns if c not in ("ts", "value", "metric")]
-    sub = frame.filter(nw.col("metric") == metric).select(["ts", "value", *label_cols]).to_arrow()
+    sub = table if table is not None else _metric_tables(metrics, [metric])[metric]
+    label_cols = [c for c in sub.column_names if c not in ("ts", "value", "metric")]
     if sub.num_rows == 0:
         e = np.array([], dtype="int64")
         return label_cols, e, e, np.array([], dtype=float), []
     ts = _ts_ns(sub)
-    labels = [_str_arrow(sub, c) for c in label_cols]
+    labels = [sub.column(c) for c in label_cols]
     sid, keys = _factorize(*labels) if labels else (np.zeros(len(ts), dtype="int64"), [()])
     value = np.asarray(pc.fill_null(pc.cast(sub.column("value"), "float64"), np.nan)
                        .to_numpy(zero_copy_only=False), dtype=float)
-    order = np.lexsort((ts, sid))
+    # a stable sort by series keeps time order where the samples come sorted by time (the usual case)
+    if len(ts) < 2 or bool((ts[1:] >= ts[:-1]).all()):
+        order = np.argsort(sid.astype(np.uint16) if len(keys) <= 1 << 16 else sid, kind="stable")
+    else:
+        order = np.lexsort((ts, sid))
     sid, ts, value = sid[order], ts[order], value[order]
     ok = ~np.isnan(value)
     return label_cols, sid[ok], ts[ok], value[ok], keys
@@ -274,15 +431,28 @@ def _aggregate(mat, gid, n_g: int, how: str = "sum"):
     """Aggregate rows of ``mat`` by group id, ignoring NaN; NaN where a group has no value."""
     import numpy as np
 
+    gid = np.asarray(gid, dtype="int64")
+    if not len(gid) or not mat.shape[1]:
+        return np.full((n_g, mat.shape[1]), np.nan)
+    # rows in group order (stable); the r-th row of every group is added in round r, so each group's
+    # rows are added one after another in their original order (as np.add.at does, bit for bit)
+    order = np.argsort(gid, kind="stable")
+    g_sorted = gid[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(g_sorted)) + 1]
+    rank = np.arange(len(g_sorted)) - np.repeat(starts, np.diff(np.r_[starts, len(g_sorted)]))
     valid = ~np.isnan(mat)
     if how == "max":
         out = np.full((n_g, mat.shape[1]), -np.inf)
-        np.maximum.at(out, gid, np.where(valid, mat, -np.inf))
+        groups = g_sorted[starts]
+        out[groups] = np.maximum.reduceat(np.where(valid, mat, -np.inf)[order], starts, axis=0)
         return np.where(np.isneginf(out), np.nan, out)
     summed = np.zeros((n_g, mat.shape[1]))
     count = np.zeros((n_g, mat.shape[1]))
-    np.add.at(summed, gid, np.where(valid, mat, 0.0))
-    np.add.at(count, gid, valid)
+    for r in range(int(rank.max()) + 1):
+        rows = order[rank == r]
+        g = gid[rows]
+        summed[g] += np.where(valid[rows], mat[rows], 0.0)
+        count[g] += valid[rows]
     with np.errstate(invalid="ignore", divide="ignore"):
         val = summed if how == "sum" else summed / count
     return np.where(count > 0, val, np.nan)
@@ -301,11 +471,14 @@ def _time_grid(metrics: Any, step: str):
 
 
 def rate_matrix(metrics: Any, metric: str, grid, *, window: str = "5m", by: Sequence[str] = ("service",),
-                extrapolate: bool = True, as_rate: bool = True):
-    """``(group_keys, matrix[n_groups, len(grid)])`` of summed rates; the engine-free core of :func:`rate`."""
+                extrapolate: bool = True, as_rate: bool = True, table: Any = None):
+    """``(group_keys, matrix[n_groups, len(grid)])`` of summed rates; the engine-free core of :func:`rate`.
+
+    ``table``: the metric's samples as :func:`_metric_tables` splits them (skips the filtering).
+    """
     import numpy as np
 
-    label_cols, sid, ts, value, keys = _series(metrics, metric)
+    label_cols, sid, ts, value, keys = _series(metrics, metric, table)
     if not len(sid):
         return [], np.zeros((0, len(grid)))
     mat = series_rate(sid, ts, value, grid, int(duration_s(window) * NS), extrapolate=extrapolate,
@@ -315,11 +488,11 @@ def rate_matrix(metrics: Any, metric: str, grid, *, window: str = "5m", by: Sequ
 
 
 def gauge_matrix(metrics: Any, metric: str, grid, *, lookback: str = "5m", by: Sequence[str] = ("service",),
-                 how: str = "max"):
+                 how: str = "max", table: Any = None):
     """Last sample within ``lookback`` at each grid time, aggregated by ``by`` (``max``/``sum``/``mean``)."""
     import numpy as np
 
-    label_cols, sid, ts, value, keys = _series(metrics, metric)
+    label_cols, sid, ts, value, keys = _series(metrics, metric, table)
     if not len(sid):
         return [], np.zeros((0, len(grid)))
     mat = last_sample(sid, ts, value, grid, int(duration_s(lookback) * NS))
@@ -398,18 +571,19 @@ def scrape_gaps(metrics: Any, *, interval: str | None = None, factor: float = 1.
             frame = up
     else:
         frame = frame.filter(nw.col("metric") == metric)
-    tbl = frame.select(["ts", "service", "instance", "metric", "value"]).to_arrow()
+    only_up = metric == "up" or (metric is None and frame is up)
+    tbl = frame.select(["ts", "service", "instance", "value"]).to_arrow()
     ts = _ts_ns(tbl)
-    svc, inst = _str_col(tbl, "service"), _str_col(tbl, "instance")
-    met = _str_col(tbl, "metric")
-    val = np.asarray(tbl.column("value").to_numpy(zero_copy_only=False), dtype=float)
     out = {"service": [], "instance": [], "start": [], "end": [], "missing_s": [], "reason": []}
     if len(ts):
-        tid, keys = _factorize(svc, inst)
-        down = (met == "up") & (val == 0)
-        # a target's scrape time is any sample time of it; up==0 scrapes are failures
-        allk = np.unique(tid * (1 << 42) + (ts - ts.min()) // 1_000_000)
-        bad = np.unique(tid[down] * (1 << 42) + (ts[down] - ts.min()) // 1_000_000)
+        tid, keys = _factorize(tbl.column("service"), tbl.column("instance"))
+        val = np.asarray(tbl.column("value").to_numpy(zero_copy_only=False), dtype=float)
+        # up==0 scrapes are failures (only the ``up`` series says so)
+        down = (val == 0) if only_up else np.zeros(len(ts), dtype=bool)
+        # a target's scrape time is any sample time of it
+        t_min = int(ts.min())
+        allk = _unique_sorted(tid * (1 << 42) + (ts - t_min) // 1_000_000)
+        bad = _unique_sorted(tid[down] * (1 << 42) + (ts[down] - t_min) // 1_000_000)
         good = np.setdiff1d(allk, bad, assume_unique=True)
         g_tid, g_ms = good >> 42, good & ((1 << 42) - 1)
         same = g_tid[1:] == g_tid[:-1]
@@ -418,23 +592,32 @@ def scrape_gaps(metrics: Any, *, interval: str | None = None, factor: float = 1.
             step_ms = duration_s(interval) * 1000
         else:
             step_ms = float(np.median(d[same])) if same.any() else np.inf
-        for i in np.flatnonzero(same & (d > factor * step_ms)):
-            a, b = g_ms[i], g_ms[i + 1]
-            t = int(g_tid[i])
-            in_bad = bad[(bad >> 42) == t] & ((1 << 42) - 1)
-            has_down = bool(((in_bad > a) & (in_bad < b)).any())
-            out["service"].append(keys[t][0])
-            out["instance"].append(keys[t][1])
-            out["start"].append(int(a) * 1_000_000 + int(ts.min()))
-            out["end"].append(int(b) * 1_000_000 + int(ts.min()))
-            out["missing_s"].append((b - a) / 1000 - step_ms / 1000)
-            out["reason"].append("up=0" if has_down else "no samples")
+        gi = np.flatnonzero(same & (d > factor * step_ms))
+        a, b, t = g_ms[gi], g_ms[gi + 1], g_tid[gi]
+        # a failed scrape of the same target strictly inside the gap
+        lo = np.searchsorted(bad, t * (1 << 42) + a, side="right")
+        has_down = (lo < len(bad)) & (bad[np.minimum(lo, max(len(bad) - 1, 0))] < t * (1 << 42) + b) \
+            if len(bad) else np.zeros(len(gi), dtype=bool)
+        out["service"] = [keys[int(x)][0] for x in t]
+        out["instance"] = [keys[int(x)][1] for x in t]
+        out["start"] = a * 1_000_000 + t_min
+        out["end"] = b * 1_000_000 + t_min
+        out["missing_s"] = (b - a) / 1000 - step_ms / 1000
+        out["reason"] = np.where(has_down, "up=0", "no samples").astype(object)
     cols = {"service": np.array(out["service"], dtype=object),
             "instance": np.array(out["instance"], dtype=object),
             "start": np.array(out["start"], dtype="int64"), "end": np.array(out["end"], dtype="int64"),
             "missing_s": np.array(out["missing_s"], dtype=float),
             "reason": np.array(out["reason"], dtype=object)}
     return _from_columns(cols, metrics, ts_cols=("start", "end"))
+
+
+def _unique_sorted(keys):
+    """``np.unique`` of int64 keys, by one sort."""
+    import numpy as np
+
+    k = np.sort(keys)
+    return k[np.r_[True, k[1:] != k[:-1]]] if len(k) else k
 
 
 def step_increase_matrix(metrics: Any, metric: str, grid, *, by: Sequence[str] = ("service",),

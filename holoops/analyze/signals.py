@@ -22,6 +22,7 @@ from holoops.analyze.counters import (
     NS,
     _factorize,
     _from_columns,
+    _metric_tables,
     _nw,
     _str_col,
     _time_grid,
@@ -44,11 +45,12 @@ def signal_names() -> dict[str, Any]:
     return signals()
 
 
-def _gap_mask(metrics: Any, grid, window_ns: int, by: Sequence[str], keys: list) -> Any:
-    """``[n_keys, len(grid)]`` bool: a scrape gap of the key's service overlaps (t - window, t]."""
+def _gap_mask(gaps: Any, grid, window_ns: int, by: Sequence[str], keys: list) -> Any:
+    """``[n_keys, len(grid)]`` bool: a scrape gap (a :func:`scrape_gaps` frame) of the key's service
+    overlaps (t - window, t]."""
     import numpy as np
 
-    gaps = _nw(scrape_gaps(metrics)).to_arrow()
+    gaps = _nw(gaps).to_arrow()
     mask = np.zeros((len(keys), len(grid)), dtype=bool)
     if gaps.num_rows == 0 or "service" not in by:
         return mask
@@ -77,7 +79,35 @@ def golden_signals(metrics: Any, fleet: Any = None, *, step: str = "1m", window:
     grid = _time_grid(metrics, step)
     win_ns = int(duration_s(window) * NS)
     req = names["requests"]["metric"]
-    keys_c, mat_c = rate_matrix(metrics, req, grid, window=window, by=[*by, "code"])
+    hist = names["latency"]["histogram"] + "_bucket"
+    label_cols = set(_nw(metrics).columns)
+    use_hist = "le" in label_cols and all(b in label_cols for b in by)
+    # the request rates, the bucket rates and the scrape gaps are independent: they run side by side
+    # (numpy and polars release the GIL), each metric split out of the frame once
+    from concurrent.futures import ThreadPoolExecutor
+
+    from holoops.analyze.counters import _threads
+
+    wanted = [req, hist] if use_hist else [req]
+    if _nw(metrics).implementation.is_pandas():  # one Arrow conversion serves both metrics
+        tables = _metric_tables(metrics, wanted)
+
+        def table(name):
+            return tables[name]
+    else:
+        def table(name):
+            return _metric_tables(metrics, [name])[name]
+
+    def rates(name, label):
+        return rate_matrix(metrics, name, grid, window=window, by=[*by, label], table=table(name))
+
+    with ThreadPoolExecutor(min(3, _threads())) as pool:
+        req_f = pool.submit(rates, req, "code")
+        hist_f = pool.submit(rates, hist, "le") if use_hist else None
+        gaps_f = pool.submit(scrape_gaps, metrics)
+        keys_c, mat_c = req_f.result()
+        hist_res = hist_f.result() if hist_f is not None else None
+        gaps = gaps_f.result()
     groups: dict[tuple, dict[str, Any]] = {}
     for k, row in zip(keys_c, mat_c, strict=True):
         g = groups.setdefault(tuple(k[:-1]), {"rps": np.zeros(len(grid)), "err": np.zeros(len(grid)),
@@ -100,13 +130,10 @@ def golden_signals(metrics: Any, fleet: Any = None, *, step: str = "1m", window:
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(rps > 0, err / rps, np.where(present, 0.0, np.nan))
     lat = {q: np.full((n, len(grid)), np.nan) for q in QUANTILES}
-    hist = names["latency"]["histogram"] + "_bucket"
-    frame = _nw(metrics)
-    label_cols = set(frame.columns)
-    if "le" in label_cols and all(b in label_cols for b in by):
+    if use_hist:
         from holoops.analyze.quantiles import histogram_quantiles
 
-        keys_h, mat_h = rate_matrix(metrics, hist, grid, window=window, by=[*by, "le"])
+        keys_h, mat_h = hist_res
         by_group: dict[tuple, list] = {}
         for k, row in zip(keys_h, mat_h, strict=True):
             try:
@@ -133,7 +160,7 @@ def golden_signals(metrics: Any, fleet: Any = None, *, step: str = "1m", window:
             for r, (k, t) in enumerate(zip(lk, lts.tolist(), strict=True)):
                 if k in pos and t in col:
                     lat[q][pos[k], col[t]] = vals[r]
-    gap = _gap_mask(metrics, grid, win_ns, by, keys)
+    gap = _gap_mask(gaps, grid, win_ns, by, keys)
     gi, ti = np.nonzero(present | gap)
     cols: dict[str, Any] = {"ts": grid[ti]}
     for j, b in enumerate(by):
