@@ -2,9 +2,11 @@
 
     .venv/bin/python benchmarks/bench_ingest.py                  # default sizes (a few minutes on 2 cores)
     .venv/bin/python benchmarks/bench_ingest.py --sizes 1e6,1e7
+    .venv/bin/python benchmarks/bench_ingest.py --sizes 2e6 --formats exposition --readers holoops[polars]
 
 Request logs (``holoops.demo.request_log`` when available, else an equivalent numpy-generated log) are
-written as JSON lines and Parquet; metrics as a Prometheus ``query_range`` JSON. Each reader runs in a
+written as JSON lines, CSV and Parquet; metrics as a Prometheus ``query_range`` JSON and as exposition text
+(n/2 samples); only the ``--formats`` asked for are written. Each reader runs in a
 fresh process (seconds and peak RSS per step, see ``benchmarks/_common.py``). pandas.read_json is skipped
 above ``--pandas-max`` rows (it takes minutes and many GiB).
 """
@@ -53,32 +55,48 @@ def request_log(n: int, seed: int = 7):
     })
 
 
-def write_inputs(n: int, folder: Path) -> dict[str, Path]:
-    """Write logs.jsonl, logs.parquet and metrics_query_range.json for ``n`` rows/samples."""
-    import orjson
-    import polars as pl
-    import pyarrow.parquet as pq
+FORMATS = ("jsonl", "parquet", "csv", "query_range", "exposition")
 
-    table = request_log(n)
-    paths = {"jsonl": folder / f"logs_{n}.jsonl", "parquet": folder / f"logs_{n}.parquet",
-             "query_range": folder / f"metrics_{n}.json"}
-    df = pl.from_arrow(table).with_columns(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
-    df.write_ndjson(paths["jsonl"])
-    pq.write_table(table, paths["parquet"])
-    steps = 1440
-    n_series = max(1, n // steps)
-    t0 = 1793577600
+
+def write_inputs(n: int, folder: Path, formats: tuple[str, ...] | list[str] = FORMATS) -> dict[str, Path]:
+    """Write the inputs of ``formats`` for ``n`` rows/samples: logs.jsonl, logs.parquet, logs.csv,
+    metrics.json (query_range) and metrics.prom (exposition text, n/2 samples)."""
     import numpy as np
 
+    paths: dict[str, Path] = {}
+    if {"jsonl", "parquet", "csv"} & set(formats):
+        import polars as pl
+        import pyarrow.parquet as pq
+
+        table = request_log(n)
+        df = pl.from_arrow(table).with_columns(pl.col("ts").dt.strftime("%Y-%m-%dT%H:%M:%S%.6fZ"))
+        if "jsonl" in formats:
+            paths["jsonl"] = folder / f"logs_{n}.jsonl"
+            df.write_ndjson(paths["jsonl"])
+        if "csv" in formats:
+            paths["csv"] = folder / f"logs_{n}.csv"
+            df.with_columns(pl.col(pl.Categorical).cast(pl.String)).write_csv(paths["csv"])
+        if "parquet" in formats:
+            paths["parquet"] = folder / f"logs_{n}.parquet"
+            pq.write_table(table, paths["parquet"])
     rng = np.random.default_rng(1)
-    result = []
-    for i in range(n_series):
-        vals = np.cumsum(rng.random(steps) * 10)
-        result.append({"metric": {"__name__": "http_requests_total", "job": SERVICES[i % 6],
-                                  "instance": f"{SERVICES[i % 6]}-{i}:8080", "code": "200"},
-                       "values": [[t0 + 60 * j, repr(float(v))] for j, v in enumerate(vals)]})
-    paths["query_range"].write_bytes(orjson.dumps({"status": "success",
-                                                   "data": {"resultType": "matrix", "result": result}}))
+    if "query_range" in formats:
+        import orjson
+
+        steps = 1440
+        n_series = max(1, n // steps)
+        t0 = 1793577600
+        result = []
+        for i in range(n_series):
+            vals = np.cumsum(rng.random(steps) * 10)
+            result.append({"metric": {"__name__": "http_requests_total", "job": SERVICES[i % 6],
+                                      "instance": f"{SERVICES[i % 6]}-{i}:8080", "code": "200"},
+                           "values": [[t0 + 60 * j, repr(float(v))] for j, v in enumerate(vals)]})
+        paths["query_range"] = folder / f"metrics_{n}.json"
+        paths["query_range"].write_bytes(orjson.dumps({"status": "success",
+                                                       "data": {"resultType": "matrix", "result": result}}))
+    if "exposition" not in formats:
+        return paths
     # exposition text: n/2 samples, every one its own label set (the worst case for label parsing)
     paths["exposition"] = folder / f"metrics_{n}.prom"
     n_metrics, per = 200, max(1, n // 2 // 200)
@@ -127,6 +145,9 @@ def _read(reader: str, path: str) -> int | None:
         if p.endswith(".jsonl"):
             return pl.read_ndjson(p).with_columns(
                 pl.col("ts").str.to_datetime(TS_FMT, time_zone="UTC", time_unit="ns")).height
+        if p.endswith(".csv"):
+            return pl.read_csv(p).with_columns(
+                pl.col("ts").str.to_datetime(TS_FMT, time_zone="UTC", time_unit="ns")).height
         df = pl.read_json(p).select(pl.col("data").struct.field("result")).explode("result").unnest("result")
         return df.explode("values").height
     if reader == "duckdb":
@@ -137,6 +158,9 @@ def _read(reader: str, path: str) -> int | None:
         if p.endswith(".jsonl"):
             return duckdb.sql(f"select * replace (ts::timestamptz as ts) from read_json_auto('{p}', "
                               f"format='newline_delimited')").to_arrow_table().num_rows
+        if p.endswith(".csv"):
+            return duckdb.sql(f"select * replace (ts::timestamptz as ts) from read_csv_auto('{p}')"
+                              ).to_arrow_table().num_rows
         q = (f"select r.metric, unnest(r.\"values\") as v from (select unnest(data.result) as r "
              f"from read_json_auto('{p}', maximum_object_size=2147483647))")
         return duckdb.sql(q).to_arrow_table().num_rows
@@ -147,6 +171,10 @@ def _read(reader: str, path: str) -> int | None:
             return len(pd.read_parquet(p))
         if p.endswith(".jsonl"):
             df = pd.read_json(p, lines=True)
+            df["ts"] = pd.to_datetime(df["ts"], utc=True)
+            return len(df)
+        if p.endswith(".csv"):
+            df = pd.read_csv(p)
             df["ts"] = pd.to_datetime(df["ts"], utc=True)
             return len(df)
         import json
@@ -173,17 +201,24 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="2e5,1e6", help="comma-separated row counts, e.g. 1e6,1e7")
     ap.add_argument("--pandas-max", type=float, default=2e6, help="skip pandas.read_json above this size")
     ap.add_argument("--workdir", default=None, help="where to write inputs (default: a temp folder)")
-    ap.add_argument("--formats", default="jsonl,parquet,query_range,exposition")
+    ap.add_argument("--formats", default="jsonl,parquet,csv,query_range,exposition",
+                    help=f"comma-separated inputs, of {','.join(FORMATS)}")
+    ap.add_argument("--readers", default="holoops[polars],holoops[pandas],polars,duckdb,pandas",
+                    help="comma-separated readers to time")
     args = ap.parse_args(argv)
     sizes = [int(float(s)) for s in args.sizes.split(",") if s]
     work = Path(args.workdir or tempfile.mkdtemp(prefix="bench_ingest_"))
     work.mkdir(parents=True, exist_ok=True)
-    readers = ["holoops[polars]", "holoops[pandas]", "polars", "duckdb", "pandas"]
+    readers = [r for r in args.readers.split(",") if r]
+    formats = [f for f in args.formats.split(",") if f]
+    unknown = [f for f in formats if f not in FORMATS]
+    if unknown:
+        ap.error(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     rows = []
     print(f"# ingest benchmark ({machine()})\n", flush=True)
     for n in sizes:
-        paths = write_inputs(n, work)
-        for fmt in args.formats.split(","):
+        paths = write_inputs(n, work, formats)
+        for fmt in formats:
             path = str(paths[fmt])
             res = {}
             for r in readers:
@@ -195,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
                 elif m.result is None:
                     continue  # no reader for this format
                 res[r] = m
-            mine = res["holoops[polars]"].seconds
+            mine = res["holoops[polars]"].seconds if res.get("holoops[polars]") else None
             best_other = min((res[r].seconds for r in ("polars", "duckdb") if res.get(r) and res[r].seconds),
                              default=None)
             pd_s = res["pandas"].seconds if res.get("pandas") else None

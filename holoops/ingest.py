@@ -27,7 +27,7 @@ REASONS: dict[str, str] = {
     "mistyped_field": "a field holds a value of the wrong type",
     "bad_timestamp": "a timestamp cannot be parsed",
     "negative_value": "a value that must be >= 0 is negative",
-    "nan_value": "a value that must be a number is NaN",
+    "nan_value": "a latency, duration or size that must be a number is NaN (NaN metric samples are kept)",
     "bad_line": "the line does not match the expected line format",
     "api_error": "the export holds an API error response instead of data",
 }

@@ -243,3 +243,17 @@ def test_demo_folder_round_trip(demo_folder, prefer):
         # text formats carry µs (JSON/CSV) or ms (exposition) precision; Parquet carries ns
         tol = pd.Timedelta(0) if prefer == ("parquet",) else pd.Timedelta("1ms")
         assert abs(got[tcol].min() - mem[tcol].min()) <= tol and abs(got[tcol].max() - mem[tcol].max()) <= tol, kind
+
+
+def test_exposition_without_type_lines_is_not_taken_for_a_headerless_csv(tmp_path):
+    """Commas between labels made plain exposition text (no # TYPE/HELP lines) look like a CSV with no
+    usable header; its line shape decides. A real headerless CSV is still refused."""
+    from holoops.errors import InputFileError
+
+    p = tmp_path / "scrape.txt"
+    p.write_text(f'up{{job="vault",instance="v:1"}} 1 {T0_S}\nup{{job="router",instance="r:1"}} 0 {T0_S}\n')
+    assert detect_format(p) == "openmetrics" and read_export(p).ingested == 2
+    q = tmp_path / "nums.csv"
+    q.write_text("1,2,3\n4,5,6\n")
+    with pytest.raises(InputFileError, match="no usable header"):
+        detect_format(q)

@@ -1,8 +1,8 @@
 """``holoops convert``: an export file to hive-partitioned Parquet, in bounded memory.
 
-For exports larger than memory: a JSON-lines file is streamed chunk by chunk (``--chunk-mib`` at a
-time), every record validated and every bad one written to the dead-letter file, so peak memory depends
-on the chunk size, not the file size. The accounting line (read = ingested + rejected) is printed.
+For exports larger than memory: JSON lines, CSV and Prometheus/OpenMetrics text are streamed chunk by
+chunk (``--chunk-mib`` at a time), every record validated and every bad one written to the dead-letter
+file, so peak memory depends on the chunk size, not the file size (other formats are read whole). The accounting line (read = ingested + rejected) is printed.
 ``--slo-table`` then writes the per-minute SLO table (requests, 5xx, error ratio, p50/p95/p99 per
 service) computed lazily from the Parquet folder.
 
@@ -16,7 +16,7 @@ import argparse
 
 
 def register(sub) -> None:
-    p = sub.add_parser("convert", help="an export (e.g. JSON-lines logs larger than memory) to partitioned "
+    p = sub.add_parser("convert", help="an export (JSON lines, CSV or metrics text larger than memory) to partitioned "
                        "Parquet, with dead-letter accounting",
                        description=__doc__.split("\n\n", 1)[1] if __doc__ else None,
                        formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -51,9 +51,10 @@ def read_export(path: str | Path, kind: str | None = None, *, engine: str = "pan
     ``kind`` is a frame kind (``metrics``/``logs``/``spans``/``events``: the file must hold it) or a
     format name from ``holoops.sources.formats.FORMATS`` (skips sniffing). ``dead_letter`` is a path
     for the JSON-lines dead-letter file (or a :class:`~holoops.ingest.DeadLetter` to share); None keeps
-    the first entries in ``result.samples`` only. ``chunk_rows`` bounds CSV batches and ``chunk_mib``
-    text chunks (a JSON-lines file of at most a quarter of the memory the process may use is parsed whole
-    instead, see :mod:`holoops.sources.formats.jsonl_logs`). ``line_format`` is a regex with named groups
+    the first entries in ``result.samples`` only. ``chunk_mib`` bounds the chunks text formats (JSON lines,
+    CSV, exposition text, text logs) are read in (a JSON-lines file of at most a quarter of the memory the
+    process may use is parsed whole instead, see :mod:`holoops.sources.formats.jsonl_logs`), ``chunk_rows``
+    the batches a CSV chunk is validated in. ``line_format`` is a regex with named groups
     ``ts``, ``message`` (and optionally ``level``, ``service``) for plain-text logs. ``scrape_time``
     stamps exposition-text samples that carry no timestamp (default: the file's modification time).
     """
@@ -97,7 +98,7 @@ def read_export(path: str | Path, kind: str | None = None, *, engine: str = "pan
 
 
 #: formats :func:`convert_export` streams chunk by chunk (others are read whole, then written)
-STREAMED_FORMATS = ("jsonl",)
+STREAMED_FORMATS = ("jsonl", "csv", "openmetrics")
 
 
 def convert_export(path: str | Path, folder: str | Path, kind: str | None = None, *,
@@ -107,13 +108,13 @@ def convert_export(path: str | Path, folder: str | Path, kind: str | None = None
                    chunk_rows: int = 1_000_000) -> IngestResult:
     """Convert one export file into hive-partitioned Parquet under ``folder``, in bounded memory.
 
-    The operator path for exports larger than memory: a JSON-lines file is read ``chunk_mib`` at a
-    time, each chunk validated exactly as :func:`read_export` does (bad records to ``dead_letter``
-    with file, line, field and reason) and written straight to Parquet, so peak memory depends on the
-    chunk size, not the file size: about ``7 * chunk_mib + 100`` MiB (measured on 2 cores with
-    ``benchmarks/bench_memory.py``: ~500 MiB at the default 64, ~190 MiB at 16, for 0.25 to 4 GiB
-    files). Other formats are read whole with :func:`read_export` first (their readers hold the frame),
-    then written.
+    The operator path for exports larger than memory: a JSON-lines, CSV or exposition-text file
+    (:data:`STREAMED_FORMATS`) is read ``chunk_mib`` at a time, each chunk validated exactly as
+    :func:`read_export` does (bad records to ``dead_letter`` with file, line, field and reason) and
+    written straight to Parquet, so peak memory depends on the chunk size, not the file size: for JSON
+    lines about ``7 * chunk_mib + 100`` MiB (measured on 2 cores with ``benchmarks/bench_memory.py``:
+    ~500 MiB at the default 64, ~190 MiB at 16, for 0.25 to 4 GiB files). Other formats are read whole
+    with :func:`read_export` first (their readers hold the frame), then written.
 
     ``partition_on`` names the hive partition columns (``date`` is the UTC day of the frame's
     timestamp, derived when absent; ``()`` writes plain files). Each chunk adds one file per partition
@@ -154,8 +155,11 @@ def convert_export(path: str | Path, folder: str | Path, kind: str | None = None
         return res
     if want_kind and want_kind not in FORMAT_KINDS[fmt]:
         raise InputFileError(p, f"a {want_kind} export", f"a {fmt} file (holds {'/'.join(FORMAT_KINDS[fmt])})")
+    import importlib
+
     from holoops.sources.formats import jsonl_logs
 
+    reader = importlib.import_module(f"holoops.sources.formats.{_MODULES[fmt]}")
     own = not isinstance(dead_letter, DeadLetter)
     dl = DeadLetter(dead_letter) if own else dead_letter
     dl.file = str(p)
@@ -164,7 +168,8 @@ def convert_export(path: str | Path, folder: str | Path, kind: str | None = None
     progress = jsonl_logs.Progress(want_kind)
     writer = None
     try:
-        for frame in jsonl_logs.iter_frames(p, dl, kind=want_kind, chunk_mib=chunk_mib, progress=progress):
+        for frame in reader.iter_frames(p, dl, kind=want_kind, chunk_mib=chunk_mib, chunk_rows=chunk_rows,
+                                        scrape_time=scrape_time, progress=progress):
             if writer is None:
                 writer = _PartitionWriter(out, partition_on, progress.kind)
             writer.write(frame)

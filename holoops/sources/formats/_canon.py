@@ -36,7 +36,9 @@ FLOAT_COLS = {"logs": ("latency_ms",), "metrics": ("value",), "spans": ("duratio
               "events": ()}
 INT_COLS = {"logs": ("status",), "spans": ("attempt",), "metrics": (), "events": ()}
 NON_NEGATIVE = {"latency_ms", "duration_ms", "payload_bytes", "attempt"}
-NO_NAN = {"value", "latency_ms", "duration_ms", "payload_bytes"}
+#: numbers that must not be NaN: measurements of one request or span. A metric sample's ``value`` is not here:
+#: Prometheus and OpenMetrics allow NaN samples (a summary quantile with no observations, a ratio of zeros)
+NO_NAN = {"latency_ms", "duration_ms", "payload_bytes"}
 STR_COLS = {"logs": ("service", "level", "message", "route", "trace_id", "error_category", "instance"),
             "metrics": ("metric", "service", "instance"),
             "spans": ("trace_id", "span_id", "parent_id", "service", "operation", "status", "peer"),

@@ -25,7 +25,12 @@ from holoops.sources.formats._canon import validate
 
 BLOCK_LINES = 4096
 SAMPLE_LINES = 1000
-TYPED = {"latency_ms": pl.Float64, "status": pl.Int64, "duration_ms": pl.Float64, "value": pl.Float64}
+#: fields read as numbers by the typed (fast) parse, per frame kind; every other field is read as text (or kept
+#: nested) and converted by the shared validation. Only fields whose values are numbers in that kind's exports:
+#: a span's ``status`` is "ok"/"error" (a log's an HTTP code), and a metric's ``value`` may be "NaN" or "+Inf"
+#: (read as text, polars's typed parse would refuse the whole chunk)
+TYPED: dict[str, dict[str, Any]] = {"logs": {"latency_ms": pl.Float64, "status": pl.Int64},
+                                    "spans": {"duration_ms": pl.Float64}, "metrics": {}, "events": {}}
 #: files up to this fraction of the memory the process may use are parsed whole (peak RSS is about 2.5x the
 #: file: the mapped file, the frame and polars' buffers); larger ones ``chunk_mib`` at a time
 WHOLE_FRACTION = 0.25
@@ -98,24 +103,17 @@ class _LineCounter:
         return self.line
 
 
-def _schemas(sample: list[bytes]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(typed, lenient) read schemas from sample lines: known fields typed, others String, structs kept."""
-    import orjson
-
-    good = []
-    for ln in sample:
-        try:
-            if isinstance(orjson.loads(ln), dict):
-                good.append(ln)
-        except orjson.JSONDecodeError:
-            continue
+def _schemas(good: list[bytes], kind: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(typed, lenient) read schemas from sample lines (JSON objects) of a ``kind`` export: the kind's
+    known number fields typed (:data:`TYPED`), others String, structs kept."""
     inferred = pl.read_ndjson(io.BytesIO(b"\n".join(good)), infer_schema_length=None).schema if good else {}
     typed, lenient = {}, {}
+    numbers = TYPED.get(kind, {})
     for name, dt in inferred.items():
         keep = dt if isinstance(dt, (pl.Struct, pl.List)) else pl.String
         lenient[name] = keep
-        if name in TYPED:
-            typed[name] = TYPED[name]
+        if name in numbers:
+            typed[name] = numbers[name]
         elif name in ("ts", "timestamp", "time", "startTime") and dt in (pl.Int64, pl.Float64):
             typed[name] = dt
         else:
@@ -205,7 +203,7 @@ class Progress:
 
 
 def iter_frames(path: Path, dl: DeadLetter, *, kind: str | None = None, chunk_mib: float = 64,
-                progress: Progress | None = None):
+                progress: Progress | None = None, **_: Any):
     """Yield the canonical frame of each ``chunk_mib`` chunk of a JSON-lines export, one at a time.
 
     Bad records go to ``dl`` as they are met; ``progress`` (a :class:`Progress`) is updated after every
@@ -404,27 +402,28 @@ class _FileRows:
 
 
 def _first_chunk(path: Path, piece: bytes, kind: str | None) -> tuple[dict[str, Any], dict[str, Any], str]:
-    """Read schemas and the frame kind from the first chunk's first lines."""
+    """The frame kind and the read schemas (which depend on it) from the first chunk's first lines."""
     import orjson
 
     from holoops.sources.formats.sniff import json_line_kind
 
     sample = [ln for ln in piece[:1 << 20].split(b"\n")[:SAMPLE_LINES] if ln.strip()]
-    typed, lenient = _schemas(sample)
-    found = None
+    good, found = [], None
     for ln in sample:
         try:
             obj = orjson.loads(ln)
         except orjson.JSONDecodeError:
             continue
-        if isinstance(obj, dict) and (found := json_line_kind(_flat_keys(obj))):
-            break
+        if isinstance(obj, dict):
+            good.append(ln)
+            found = found or json_line_kind(_flat_keys(obj))
     if kind is not None and found is not None and found != kind:
         raise InputFileError(path, f"a {kind} export", f"JSON lines holding {found}")
     kind = kind or found
     if kind is None:
         raise InputFileError(path, "JSON lines with ts/timestamp + msg/message/line/log (logs) or "
                              "span/event/metric rows", "JSON lines without such keys")
+    typed, lenient = _schemas(good, kind)
     return typed, lenient, kind
 
 

@@ -96,6 +96,9 @@ def sniff(path: str | Path, line_format: str | None = None) -> str:
         return "openmetrics"
     if re.match(DEFAULT_LINE_FORMAT, first):
         return "text_logs"
+    non_comment = [ln for ln in lines if not ln.startswith("#")]
+    exposition = bool(non_comment) and sum(bool(EXPO_LINE.match(ln)) for ln in non_comment) >= max(
+        1, len(non_comment) // 2)
     if "," in first or "\t" in first:
         import csv
 
@@ -103,12 +106,12 @@ def sniff(path: str | Path, line_format: str | None = None) -> str:
         header = next(csv.reader([first], delimiter=sep))
         if csv_kind(header):
             return "csv"
-        if len(lines) > 1 and lines[1].count(sep) == first.count(sep):
+        # exposition text without # TYPE lines has commas too (between labels): judged by its line shape
+        if len(lines) > 1 and lines[1].count(sep) == first.count(sep) and not (exposition and "{" in first):
             raise InputFileError(p, EXPECTED, "a CSV with no usable header (columns: "
                                  + ", ".join(header[:10]) + "; need e.g. ts+metric+value, ts+message, "
                                  "trace_id+span_id, or ts+kind+detail)")
-    non_comment = [ln for ln in lines if not ln.startswith("#")]
-    if non_comment and sum(bool(EXPO_LINE.match(ln)) for ln in non_comment) >= max(1, len(non_comment) // 2):
+    if exposition:
         return "openmetrics"
     raise InputFileError(p, EXPECTED, f"unrecognised text starting {first[:60]!r}")
 
