@@ -220,3 +220,30 @@ def test_single_token_lines_that_merge():
     grouping (max() of no other positions)."""
     res = mine_templates(["bglio7x", "bglio12", "bglio7x", "other"])
     assert len(res.ids) == 4 and res.ids[0] == res.ids[2]
+
+
+def test_native_masks_equal_the_regexes():
+    """The C core applies the default masks after the identifier regex without a regex engine; on
+    generated strings dense in the characters those regexes care about (masks, units, hex, paths,
+    signs, separators, Unicode spaces) it gives exactly what polars' replace_all of the regexes gives."""
+    import random
+
+    from holoops.analyze import patterns
+
+    core = patterns._core()
+    if core is None:
+        if os.environ.get("HOLOOPS_REQUIRE_NATIVE"):
+            pytest.fail("HOLOOPS_REQUIRE_NATIVE is set but holoops.analyze._minecore is not built")
+        pytest.skip("holoops.analyze._minecore is not built (no C compiler at install time)")
+    rng = random.Random(11)
+    atoms = ["<*>", "<*>", "<*>", "/", "/a", "/var", "=", "-", "+", ".", ":", "_", ",", ";", "(", ")", "[", "]",
+             " ", "  ", "\t", "\u00a0", "\u3000", "\n", "K", "M", "G", "T", "P", "E", "i", "B", "KB", "MiB",
+             "bytes", "byte", "ms", "µs", "us", "ns", "s", "m", "h", "d", "x", "ab", "ff", "c0", "e", "g", "Z",
+             "é", "日", "_a", "0", "07", "<", ">", "*", "x=", "a=b"]
+    lines = ["".join(rng.choice(atoms) for _ in range(rng.randint(0, 30))) for _ in range(40_000)]
+    digits = patterns._replace_all(pl.Series("m", lines, dtype=pl.String), patterns.DEFAULT_MASKS[1:2], 1)
+    assert core.mask_digit_runs(lines) == digits.to_list()
+    want = patterns._replace_all(digits, patterns.DEFAULT_MASKS[2:], 1).to_list()
+    got = core.mask_tail(digits.to_list())
+    bad = [(d, g, w) for d, g, w in zip(digits.to_list(), got, want, strict=True) if g != w]
+    assert not bad, bad[:5]

@@ -9,6 +9,8 @@
  *       the zeroed lines in first-seen order (codes index it). Raises TypeError for a non-str item.
  *   mask_digit_runs(lines) -> list[str]
  *       every run of ASCII digits replaced by "<*>": the default mask [0-9]+ without a regex engine.
+ *   mask_tail(lines) -> list[str]
+ *       the default masks after the digit runs (paths ... key=value), each with its regex's semantics.
  *   shapes(masked) -> list[tuple[str, ...]]
  *       str.split() of every line; a run of identical tokens holding "<*>" collapses to one token.
  *   group_shapes(shapes, min_distinct, key_tokens, same_kind) -> list[tuple[str, ...]]
@@ -18,6 +20,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <ctype.h>
 #include <string.h>
 
 #define ONES 0x0101010101010101ULL
@@ -282,6 +285,323 @@ static PyObject *mask_digit_runs(PyObject *self, PyObject *arg)
         PyList_SET_ITEM(out, i, m);
     }
     return out;
+}
+
+/* ---------------------------------------------------------------------------------------------- */
+/* mask_tail: the default masks after the digit runs, in order, without a regex engine. Each function
+ * below is one regex of patterns.DEFAULT_MASKS with Rust regex's replace_all semantics (leftmost-first,
+ * non-overlapping, the next search starting where the last match ended); tests/test_patterns.py checks
+ * them against polars on generated strings. Buffers hold code points. */
+
+typedef struct {
+    Py_UCS4 *p;
+    Py_ssize_t n, cap;
+} ubuf_t;
+
+static int ub_put(ubuf_t *b, Py_UCS4 c)
+{
+    if (b->n == b->cap) {
+        Py_ssize_t cap = b->cap ? b->cap * 2 : 256;
+        Py_UCS4 *q = PyMem_Realloc(b->p, (size_t)cap * sizeof(Py_UCS4));
+        if (q == NULL)
+            return -1;
+        b->p = q;
+        b->cap = cap;
+    }
+    b->p[b->n++] = c;
+    return 0;
+}
+
+static int ub_wild(ubuf_t *b) { return ub_put(b, '<') | ub_put(b, '*') | ub_put(b, '>'); }
+
+/* Unicode White_Space (Rust regex \s) */
+static inline int is_space(Py_UCS4 c)
+{
+    return (c >= 9 && c <= 13) || c == 32 || c == 0x85 || c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A)
+           || c == 0x2028 || c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+}
+static inline int is_word(Py_UCS4 c) /* ASCII word character: (?-u:\b) */
+{
+    return c < 128 && (c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'));
+}
+static inline int is_hex(Py_UCS4 c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+static inline int wild_at(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
+{
+    return i + 3 <= n && s[i] == '<' && s[i + 1] == '*' && s[i + 2] == '>';
+}
+/* ASCII word boundary after position j-1, i.e. between s[j-1] and s[j] (j > 0) */
+static inline int boundary(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t j)
+{
+    const int left = j > 0 && is_word(s[j - 1]), right = j < n && is_word(s[j]);
+    return left != right;
+}
+
+/* (^|[\s(\[=:,])(?:/[^\s/,;()\[\]]+){2,}/?  ->  ${1}<*> */
+static inline int path_stop(Py_UCS4 c)
+{
+    return is_space(c) || c == '/' || c == ',' || c == ';' || c == '(' || c == ')' || c == '[' || c == ']';
+}
+static Py_ssize_t path_end(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t j) /* end of the segments, or -1 */
+{
+    int count = 0;
+    while (j + 1 < n && s[j] == '/' && !path_stop(s[j + 1])) {
+        j += 2;
+        while (j < n && !path_stop(s[j]))
+            j++;
+        count++;
+    }
+    if (count < 2)
+        return -1;
+    return (j < n && s[j] == '/') ? j + 1 : j;
+}
+static int m_paths(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        Py_ssize_t e;
+        if (i == 0 && (e = path_end(s, n, 0)) >= 0) {
+            if (ub_wild(o))
+                return -1;
+            i = e;
+            continue;
+        }
+        const Py_UCS4 c = s[i];
+        if ((is_space(c) || c == '(' || c == '[' || c == '=' || c == ':' || c == ',') && (e = path_end(s, n, i + 1)) >= 0) {
+            if (ub_put(o, c) || ub_wild(o))
+                return -1;
+            i = e;
+            continue;
+        }
+        if (ub_put(o, c))
+            return -1;
+        i++;
+    }
+    return 0;
+}
+
+/* <\*>(?:[0-9a-fA-F]*<\*>)*[0-9a-fA-F]+\b  ->  <*> */
+static Py_ssize_t hex_tail_end(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
+{
+    /* The group's repetitions are forced (hex runs can't hold '<'), so the match ends after the [hex]+
+     * run at the last repetition where one is non-empty and followed by a boundary. Every run that a
+     * further "<*>" follows has a boundary (word char, then '<'), so: the final run if it qualifies,
+     * else the last earlier non-empty run. */
+    Py_ssize_t j = i + 3, best = -1;
+    for (;;) {
+        Py_ssize_t k = j;
+        while (k < n && is_hex(s[k]))
+            k++;
+        if (!wild_at(s, n, k))
+            return (k > j && boundary(s, n, k)) ? k : best;
+        if (k > j)
+            best = k;
+        j = k + 3;
+    }
+}
+static int m_hex_tail(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        Py_ssize_t e;
+        if (wild_at(s, n, i) && (e = hex_tail_end(s, n, i)) >= 0) {
+            if (ub_wild(o))
+                return -1;
+            i = e;
+            continue;
+        }
+        if (ub_put(o, s[i++]))
+            return -1;
+    }
+    return 0;
+}
+
+/* <\*> ?(?:[KMGTPE]i?B|B|bytes)\b|<\*>(?:[KMGTPE]|ns|us|µs|ms|s|m|h|d)\b  ->  <*> */
+static inline int lit_at(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t j, const char *lit)
+{
+    for (Py_ssize_t k = 0; lit[k]; k++)
+        if (j + k >= n || s[j + k] != (Py_UCS4)(unsigned char)lit[k])
+            return 0;
+    return 1;
+}
+static inline int is_prefix_unit(Py_UCS4 c) { return c == 'K' || c == 'M' || c == 'G' || c == 'T' || c == 'P' || c == 'E'; }
+static Py_ssize_t size_unit_end(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t j) /* (?:[KMGTPE]i?B|B|bytes)\b */
+{
+    if (j < n && is_prefix_unit(s[j])) {
+        if (j + 2 < n && s[j + 1] == 'i' && s[j + 2] == 'B' && boundary(s, n, j + 3))
+            return j + 3;
+        if (j + 1 < n && s[j + 1] == 'B' && boundary(s, n, j + 2))
+            return j + 2;
+    }
+    if (j < n && s[j] == 'B' && boundary(s, n, j + 1))
+        return j + 1;
+    if (lit_at(s, n, j, "bytes") && boundary(s, n, j + 5))
+        return j + 5;
+    return -1;
+}
+static Py_ssize_t units_end(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
+{
+    Py_ssize_t j = i + 3, e;
+    if (j < n && s[j] == ' ' && (e = size_unit_end(s, n, j + 1)) >= 0)
+        return e;
+    if ((e = size_unit_end(s, n, j)) >= 0)
+        return e;
+    if (j < n && is_prefix_unit(s[j]) && boundary(s, n, j + 1))
+        return j + 1;
+    static const Py_UCS4 two[][2] = {{'n', 's'}, {'u', 's'}, {0xB5, 's'}, {'m', 's'}};
+    for (int k = 0; k < 4; k++)
+        if (j + 1 < n && s[j] == two[k][0] && s[j + 1] == two[k][1] && boundary(s, n, j + 2))
+            return j + 2;
+    if (j < n && (s[j] == 's' || s[j] == 'm' || s[j] == 'h' || s[j] == 'd') && boundary(s, n, j + 1))
+        return j + 1;
+    return -1;
+}
+static int m_units(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        Py_ssize_t e;
+        if (wild_at(s, n, i) && (e = units_end(s, n, i)) >= 0) {
+            if (ub_wild(o))
+                return -1;
+            i = e;
+            continue;
+        }
+        if (ub_put(o, s[i++]))
+            return -1;
+    }
+    return 0;
+}
+
+/* (^|[^A-Za-z0-9<])[-+]<\*>  ->  ${1}<*> */
+static int m_sign(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        if (i == 0 && (s[0] == '-' || s[0] == '+') && wild_at(s, n, 1)) {
+            if (ub_wild(o))
+                return -1;
+            i = 4;
+            continue;
+        }
+        const Py_UCS4 c = s[i];
+        const int other = !(c < 128 && (isalnum((int)c) || c == '<'));
+        if (other && i + 1 < n && (s[i + 1] == '-' || s[i + 1] == '+') && wild_at(s, n, i + 2)) {
+            if (ub_put(o, c) || ub_wild(o))
+                return -1;
+            i += 5;
+            continue;
+        }
+        if (ub_put(o, c))
+            return -1;
+        i++;
+    }
+    return 0;
+}
+
+/* <\*>(?:[.:/_,\-]*<\*>)+  ->  <*> */
+static inline int is_join(Py_UCS4 c) { return c == '.' || c == ':' || c == '/' || c == '_' || c == ',' || c == '-'; }
+static int m_joined(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        if (wild_at(s, n, i)) {
+            Py_ssize_t j = i + 3, end = -1;
+            for (;;) {
+                Py_ssize_t k = j;
+                while (k < n && is_join(s[k]))
+                    k++;
+                if (!wild_at(s, n, k))
+                    break;
+                j = end = k + 3;
+            }
+            if (end >= 0) {
+                if (ub_wild(o))
+                    return -1;
+                i = end;
+                continue;
+            }
+        }
+        if (ub_put(o, s[i++]))
+            return -1;
+    }
+    return 0;
+}
+
+/* =[^\s,;)\]]+  ->  =<*> */
+static inline int kv_stop(Py_UCS4 c) { return is_space(c) || c == ',' || c == ';' || c == ')' || c == ']'; }
+static int m_kv(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o)
+{
+    Py_ssize_t i = 0;
+    while (i < n) {
+        if (s[i] == '=' && i + 1 < n && !kv_stop(s[i + 1])) {
+            Py_ssize_t j = i + 1;
+            while (j < n && !kv_stop(s[j]))
+                j++;
+            if (ub_put(o, '=') || ub_wild(o))
+                return -1;
+            i = j;
+            continue;
+        }
+        if (ub_put(o, s[i++]))
+            return -1;
+    }
+    return 0;
+}
+
+typedef int (*mask_fn)(const Py_UCS4 *, Py_ssize_t, ubuf_t *);
+static const mask_fn TAIL[] = {m_paths, m_hex_tail, m_units, m_sign, m_joined, m_kv};
+
+static PyObject *mask_tail(PyObject *self, PyObject *arg)
+{
+    (void)self;
+    if (!PyList_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "mask_tail expects a list of str");
+        return NULL;
+    }
+    const Py_ssize_t n = PyList_GET_SIZE(arg);
+    PyObject *out = PyList_New(n);
+    ubuf_t a = {NULL, 0, 0}, b = {NULL, 0, 0};
+    if (out == NULL)
+        return NULL;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *s = PyList_GET_ITEM(arg, i);
+        if (!PyUnicode_Check(s)) {
+            PyErr_Format(PyExc_TypeError, "item %zd is %.100s, not str", i, Py_TYPE(s)->tp_name);
+            goto fail;
+        }
+        const Py_ssize_t len = PyUnicode_GET_LENGTH(s);
+        const int kind = PyUnicode_KIND(s);
+        const void *d = PyUnicode_DATA(s);
+        a.n = 0;
+        for (Py_ssize_t k = 0; k < len; k++)
+            if (ub_put(&a, PyUnicode_READ(kind, d, k)))
+                goto nomem;
+        for (size_t m = 0; m < sizeof(TAIL) / sizeof(TAIL[0]); m++) {
+            b.n = 0;
+            if (TAIL[m](a.p, a.n, &b))
+                goto nomem;
+            ubuf_t t = a;
+            a = b;
+            b = t;
+        }
+        PyObject *r = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, a.p ? (const void *)a.p : (const void *)"", a.n);
+        if (r == NULL)
+            goto fail;
+        PyList_SET_ITEM(out, i, r);
+    }
+    PyMem_Free(a.p);
+    PyMem_Free(b.p);
+    return out;
+nomem:
+    PyErr_NoMemory();
+fail:
+    PyMem_Free(a.p);
+    PyMem_Free(b.p);
+    Py_DECREF(out);
+    return NULL;
 }
 
 static PyObject *WILD; /* "<*>" */
@@ -693,6 +1013,9 @@ static PyMethodDef methods[] = {
      "shapes(masked) -> list of token tuples (str.split()), runs of identical '<*>' tokens collapsed."},
     {"mask_digit_runs", mask_digit_runs, METH_O,
      "mask_digit_runs(lines) -> lines with every run of ASCII digits replaced by '<*>' (regex [0-9]+)."},
+    {"mask_tail", mask_tail, METH_O,
+     "mask_tail(lines) -> lines with the default masks after the digit runs applied in order (paths, hex "
+     "tails, units, signs, joined masks, key=value values), with the regexes' replace_all semantics."},
     {"group_shapes", group_shapes, METH_VARARGS,
      "group_shapes(shapes, min_distinct, key_tokens, same_kind) -> the template tuple of every shape."},
     {NULL, NULL, 0, NULL},

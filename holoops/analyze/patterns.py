@@ -18,8 +18,8 @@ How, in three steps, with one default configuration for any log (:class:`MinerCo
    The first token is kept as part of the key (as Drain does) so ``boot (command <*>)`` and
    ``halt (command <*>)`` stay apart. Repeats until nothing changes.
 
-The per-line loops (digit-zeroed dedupe, the digit-run mask, tokenising, grouping) run in C where the
-optional extension :mod:`holoops.analyze._minecore` is built (``pip install`` compiles it; set
+The per-line loops (digit-zeroed dedupe, every default mask after the identifier regex, tokenising,
+grouping) run in C where the optional extension :mod:`holoops.analyze._minecore` is built (``pip install`` compiles it; set
 ``HOLOOPS_PURE_PYTHON=1`` to bypass it); the Python functions here are the reference and the fallback,
 and ``tests/test_patterns.py`` checks that both give the same ids, templates and counts.
 
@@ -46,7 +46,9 @@ _PRE = r"(^|[^A-Za-z0-9<])"  # a number must not hang off a letter or digit: ee0
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
 
 #: generic variable masks, applied in order (Rust regex syntax; ``${1}`` keeps a captured prefix).
-#: Nothing here is specific to one product's logs.
+#: Nothing here is specific to one product's logs. The C core implements every mask after the first
+#: (``mask_digit_runs``, ``mask_tail`` in ``_minecore.c``): change one here and change it there too --
+#: ``tests/test_patterns.py`` compares the two on generated strings and fails until they agree.
 DEFAULT_MASKS: tuple[tuple[str, str], ...] = (
     # identifiers that would otherwise be cut into pieces: URLs, UUIDs, 0x/long hex, IPv4[:port], MAC,
     # "Thu Aug 4" dates
@@ -62,7 +64,7 @@ DEFAULT_MASKS: tuple[tuple[str, str], ...] = (
     # every digit run (a number hanging off a letter too: U11, bglio716, eth0)
     (r"[0-9]+", WILDCARD),
     # absolute paths (two or more segments; a masked digit run inside one is still part of it, so this
-    # may run after the digits -- which lets the C core do the digits first, in one pass with no regex)
+    # may run after the digits)
     (r"(^|[\s(\[=:,])(?:/[^\s/,;()\[\]]+){2,}/?", "${1}" + WILDCARD),
     # then what a number drags along: the rest of a hex number (00105e84), a size unit (12 KB, 3GiB), a
     # duration unit (250ms), a sign (blk_-42)
@@ -183,9 +185,6 @@ _ZERO_DIGITS = bytes.maketrans(b"123456789", b"000000000")
 #: the default masks in stages (mask counts), deduplicated after each: the identifier mask merges most
 #: lines that differ only in IP/hex widths (1,555 -> 1,002 on the 16k dev lines), so the rest run on fewer
 _DEFAULT_STAGES = (1, len(DEFAULT_MASKS) - 1)
-#: with the C core the digit-run mask is a stage of its own (it costs no regex call, and deduplicating
-#: after it leaves 824 of those 1,002 lines for the remaining regexes)
-_NATIVE_STAGES = (1, 1, len(DEFAULT_MASKS) - 2)
 #: above this many lines, mine_templates dedupes the raw lines with a dict before zeroing digits
 _DICT_FIRST = 20_000
 
@@ -262,11 +261,10 @@ _PARALLEL_MIN = 20_000
 
 
 def _mask_distinct(codes: np.ndarray, s: Any, masks: tuple[tuple[str, str], ...],
-                   stages: tuple[int, ...], core: Any = None) -> tuple[np.ndarray, list[str]]:
+                   stages: tuple[int, ...]) -> tuple[np.ndarray, list[str]]:
     """Apply ``masks`` to the distinct lines ``s`` (polars Series), deduplicating again after each
     stage (``stages``: mask counts per stage) so later masks run on fewer lines; returns the composed
-    codes and the distinct masked lines. With ``core`` (the C module) the plain digit-run mask
-    (:data:`_DIGIT_RUNS`) runs in C, the others in polars."""
+    codes and the distinct masked lines."""
 
     start = 0
     for size in stages:
@@ -274,26 +272,19 @@ def _mask_distinct(codes: np.ndarray, s: Any, masks: tuple[tuple[str, str], ...]
         start += size
         # polars runs separate expressions in parallel: one slice of the lines per core (many lines only)
         parts = max(1, min(os.cpu_count() or 1, len(s) // 500)) if len(s) >= _PARALLEL_MIN else 1
-        sub_codes, s = _arrow_factorize(_apply_masks(s, stage, parts, core).to_arrow())
+        sub_codes, s = _arrow_factorize(_replace_all(s, stage, parts).to_arrow())
         codes = sub_codes[codes]
     return codes, s.to_list()
 
 
-#: the default mask that C runs without a regex engine (same result)
-_DIGIT_RUNS = (r"[0-9]+", WILDCARD)
-
-
-def _apply_masks(s: Any, masks: tuple[tuple[str, str], ...], parts: int, core: Any) -> Any:
-    """``masks`` in order on the polars Series ``s``; the digit-run mask in C when ``core`` is given."""
-    import polars as pl
-
-    at = masks.index(_DIGIT_RUNS) if core is not None and _DIGIT_RUNS in masks else -1
-    if at < 0:
-        return _replace_all(s, masks, parts)
-    if at:
-        s = _replace_all(s, masks[:at], parts)
-    s = pl.Series("m", core.mask_digit_runs(s.to_list()), dtype=pl.String)
-    return _apply_masks(s, masks[at + 1:], parts, core) if at + 1 < len(masks) else s
+def _mask_native(codes: np.ndarray, s: Any, core: Any) -> tuple[np.ndarray, list[str]]:
+    """The default masks with the C core: the identifier regex (``DEFAULT_MASKS[0]``) in polars on the
+    distinct lines ``s``, deduplicated, then the digit runs and every later mask in C, which implements
+    each of those regexes' replace-all exactly (``tests/test_patterns.py`` checks it against polars).
+    Returns the composed codes and the masked lines (not deduplicated again: grouping does that)."""
+    parts = max(1, min(os.cpu_count() or 1, len(s) // 500)) if len(s) >= _PARALLEL_MIN else 1
+    sub_codes, s = _arrow_factorize(_replace_all(s, DEFAULT_MASKS[:1], parts).to_arrow())
+    return sub_codes[codes], core.mask_tail(core.mask_digit_runs(s.to_list()))
 
 
 def _collapse_runs(tokens: list[str]) -> tuple[str, ...]:
@@ -482,8 +473,9 @@ def mine_templates(messages: Any, *, config: MinerConfig | None = None) -> Templ
             fast = _zeroed_codes(raw, core)
     if fast is not None:
         zcodes, zdistinct = fast
-        mcodes, muniques = _mask_distinct(zcodes if raw_codes is None else zcodes[raw_codes], zdistinct,
-                                          config.masks, _DEFAULT_STAGES if core is None else _NATIVE_STAGES, core)
+        zc = zcodes if raw_codes is None else zcodes[raw_codes]
+        mcodes, muniques = (_mask_distinct(zc, zdistinct, config.masks, _DEFAULT_STAGES) if core is None
+                            else _mask_native(zc, zdistinct, core))
     else:  # user masks (they may test digit values) or an odd line: masks on the distinct lines as given
         codes, uniques = _factorize(lines)
         if config.masks == DEFAULT_MASKS:
