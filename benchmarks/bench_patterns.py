@@ -133,7 +133,7 @@ def main() -> int:
             "| pure-Python ratio (wall / CPU) |",
             "|---|---|---|---|---|---|---|"]
     big = (all_lines * (200_000 // len(all_lines) + 1))[:200_000]
-    for label, lines, rounds in (("16k (all 8 concatenated)", all_lines, 9), ("200k (16k replicated)", big, 3)):
+    for label, lines, rounds in (("16k (all 8 concatenated)", all_lines, 21), ("200k (16k replicated)", big, 5)):
         r = compare_throughput(lines, rounds, have_drain3)
         out.append(f"| {label}: {len(lines):,} | {rounds} | {len(lines) / r['h_wall']:,.0f} | "
                    f"{len(lines) / r['d_wall']:,.0f} | {r['d_wall'] / r['h_wall']:.1f}x | "

@@ -298,21 +298,35 @@ typedef struct {
     Py_ssize_t n, cap;
 } ubuf_t;
 
-static int ub_put(ubuf_t *b, Py_UCS4 c)
+/* capacity is reserved before each pass (ub_reserve): no mask more than doubles a line (only
+ * key=value can grow it: "=a" -> "=<*>"), so the writers need no checks */
+static int ub_reserve(ubuf_t *b, Py_ssize_t need)
 {
-    if (b->n == b->cap) {
-        Py_ssize_t cap = b->cap ? b->cap * 2 : 256;
-        Py_UCS4 *q = PyMem_Realloc(b->p, (size_t)cap * sizeof(Py_UCS4));
-        if (q == NULL)
-            return -1;
-        b->p = q;
-        b->cap = cap;
-    }
+    if (need <= b->cap)
+        return 0;
+    Py_ssize_t cap = need > 2 * b->cap ? need : 2 * b->cap;
+    Py_UCS4 *q = PyMem_Realloc(b->p, (size_t)cap * sizeof(Py_UCS4));
+    if (q == NULL)
+        return -1;
+    b->p = q;
+    b->cap = cap;
+    return 0;
+}
+
+static inline int ub_put(ubuf_t *b, Py_UCS4 c)
+{
     b->p[b->n++] = c;
     return 0;
 }
 
-static int ub_wild(ubuf_t *b) { return ub_put(b, '<') | ub_put(b, '*') | ub_put(b, '>'); }
+static inline int ub_wild(ubuf_t *b)
+{
+    b->p[b->n] = '<';
+    b->p[b->n + 1] = '*';
+    b->p[b->n + 2] = '>';
+    b->n += 3;
+    return 0;
+}
 
 /* Unicode White_Space (Rust regex \s) */
 static inline int is_space(Py_UCS4 c)
@@ -551,6 +565,23 @@ static int m_kv(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o)
     return 0;
 }
 
+/* a str from code points; no mask adds a character wider than the input's kind allows ('<', '*', '>') */
+static PyObject *to_str(const Py_UCS4 *p, Py_ssize_t n, int kind)
+{
+    if (kind != PyUnicode_1BYTE_KIND)
+        return PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, n ? (const void *)p : (const void *)"", n);
+    Py_UCS4 mx = 0;
+    for (Py_ssize_t k = 0; k < n; k++)
+        mx |= p[k];
+    PyObject *r = PyUnicode_New(n, mx < 128 ? 127 : 255);
+    if (r == NULL)
+        return NULL;
+    Py_UCS1 *q = PyUnicode_1BYTE_DATA(r);
+    for (Py_ssize_t k = 0; k < n; k++)
+        q[k] = (Py_UCS1)p[k];
+    return r;
+}
+
 typedef int (*mask_fn)(const Py_UCS4 *, Py_ssize_t, ubuf_t *);
 static const mask_fn TAIL[] = {m_paths, m_hex_tail, m_units, m_sign, m_joined, m_kv};
 
@@ -575,19 +606,36 @@ static PyObject *mask_tail(PyObject *self, PyObject *arg)
         const Py_ssize_t len = PyUnicode_GET_LENGTH(s);
         const int kind = PyUnicode_KIND(s);
         const void *d = PyUnicode_DATA(s);
+        if (ub_reserve(&a, 2 * len + 8))
+            goto nomem;
         a.n = 0;
         for (Py_ssize_t k = 0; k < len; k++)
-            if (ub_put(&a, PyUnicode_READ(kind, d, k)))
-                goto nomem;
+            a.p[a.n++] = PyUnicode_READ(kind, d, k);
+        int has_slash = 0, has_eq = 0;
+        for (Py_ssize_t k = 0; k < a.n; k++) {
+            has_slash |= a.p[k] == '/';
+            has_eq |= a.p[k] == '=';
+        }
         for (size_t m = 0; m < sizeof(TAIL) / sizeof(TAIL[0]); m++) {
+            /* a pass that cannot match leaves the line as it is: paths need '/', key=value '=', the
+             * others a "<*>" (any '<' will do as the test) */
+            if ((TAIL[m] == m_paths && !has_slash) || (TAIL[m] == m_kv && !has_eq))
+                continue;
+            if (TAIL[m] != m_paths && TAIL[m] != m_kv) {
+                int lt = 0;
+                for (Py_ssize_t k = 0; k < a.n && !lt; k++)
+                    lt = a.p[k] == '<';
+                if (!lt)
+                    continue;
+            }
             b.n = 0;
-            if (TAIL[m](a.p, a.n, &b))
+            if (ub_reserve(&b, 2 * a.n + 8) || TAIL[m](a.p, a.n, &b))
                 goto nomem;
             ubuf_t t = a;
             a = b;
             b = t;
         }
-        PyObject *r = PyUnicode_FromKindAndData(PyUnicode_4BYTE_KIND, a.p ? (const void *)a.p : (const void *)"", a.n);
+        PyObject *r = to_str(a.p, a.n, kind);
         if (r == NULL)
             goto fail;
         PyList_SET_ITEM(out, i, r);
