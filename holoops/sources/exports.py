@@ -75,26 +75,40 @@ def read_export(path: str | Path, kind: str | None = None, *, engine: str = "pan
     fmt = kind if kind in FORMATS else detect_format(p, line_format)
     if want_kind and want_kind not in FORMAT_KINDS[fmt]:
         raise InputFileError(p, f"a {want_kind} export", f"a {fmt} file (holds {'/'.join(FORMAT_KINDS[fmt])})")
-    own = not isinstance(dead_letter, DeadLetter)
-    dl = DeadLetter(dead_letter) if own else dead_letter
-    dl.file = str(p)
-    before, counts_before = dl.rejected, dict(dl.counts)
-    n_samples = len(dl.samples)
+    book = _Rejects(dead_letter, p)
     try:
         mod = importlib.import_module(f"holoops.sources.formats.{_MODULES[fmt]}")
         frame, n_read, normalised, got_kind = mod.read(
-            p, dl, kind=want_kind, chunk_rows=chunk_rows, chunk_mib=chunk_mib, line_format=line_format,
+            p, book.dl, kind=want_kind, chunk_rows=chunk_rows, chunk_mib=chunk_mib, line_format=line_format,
             scrape_time=scrape_time)
     finally:
-        if own:
-            dl.close()
+        book.close()
     if want_kind and got_kind != want_kind:
         raise InputFileError(p, f"a {want_kind} export", f"a {got_kind} export ({fmt})")
-    reasons = {k: v - counts_before.get(k, 0) for k, v in dl.counts.items() if v - counts_before.get(k, 0)}
-    return IngestResult(
-        frame=to_engine(frame, engine), read=n_read, ingested=frame.height, rejected=dl.rejected - before,
-        kind=got_kind, format=fmt, path=str(p), dead_letter=str(dl.path) if dl.path else None,
-        reasons=reasons, normalised=normalised, samples=dl.samples[n_samples:])
+    return IngestResult(frame=to_engine(frame, engine), read=n_read, ingested=frame.height, kind=got_kind,
+                        format=fmt, path=str(p), normalised=normalised, **book.result())
+
+
+class _Rejects:
+    """The dead letter of one file's read (opened here unless the caller passed a DeadLetter) and what
+    this read added to it: :meth:`result` gives IngestResult's ``rejected``, ``reasons``, ``samples`` and
+    ``dead_letter``."""
+
+    def __init__(self, dead_letter: Any, path: Path):
+        self.own = not isinstance(dead_letter, DeadLetter)
+        self.dl = DeadLetter(dead_letter) if self.own else dead_letter
+        self.dl.file = str(path)
+        self.before, self.counts_before, self.n_samples = self.dl.rejected, dict(self.dl.counts), len(self.dl.samples)
+
+    def close(self) -> None:
+        if self.own:
+            self.dl.close()
+
+    def result(self) -> dict[str, Any]:
+        dl, was = self.dl, self.counts_before
+        return {"rejected": dl.rejected - self.before,
+                "reasons": {k: v - was.get(k, 0) for k, v in dl.counts.items() if v - was.get(k, 0)},
+                "samples": dl.samples[self.n_samples:], "dead_letter": str(dl.path) if dl.path else None}
 
 
 #: formats :func:`convert_export` streams chunk by chunk (others are read whole, then written)
@@ -160,30 +174,22 @@ def convert_export(path: str | Path, folder: str | Path, kind: str | None = None
     from holoops.sources.formats import jsonl_logs
 
     reader = importlib.import_module(f"holoops.sources.formats.{_MODULES[fmt]}")
-    own = not isinstance(dead_letter, DeadLetter)
-    dl = DeadLetter(dead_letter) if own else dead_letter
-    dl.file = str(p)
-    before, counts_before = dl.rejected, dict(dl.counts)
-    n_samples = len(dl.samples)
+    book = _Rejects(dead_letter, p)
     progress = jsonl_logs.Progress(want_kind)
     writer = None
     try:
-        for frame in reader.iter_frames(p, dl, kind=want_kind, chunk_mib=chunk_mib, chunk_rows=chunk_rows,
+        for frame in reader.iter_frames(p, book.dl, kind=want_kind, chunk_mib=chunk_mib, chunk_rows=chunk_rows,
                                         scrape_time=scrape_time, progress=progress):
             if writer is None:
                 writer = _PartitionWriter(out, partition_on, progress.kind)
             writer.write(frame)
             del frame
     finally:
-        if own:
-            dl.close()
+        book.close()
     if writer is None:  # every record was rejected: an empty folder, the accounting says why
         writer = _PartitionWriter(out, partition_on, progress.kind or "logs")
-    reasons = {k: v - counts_before.get(k, 0) for k, v in dl.counts.items() if v - counts_before.get(k, 0)}
-    return IngestResult(
-        frame=out, read=progress.read, ingested=writer.rows, rejected=dl.rejected - before,
-        kind=progress.kind, format=fmt, path=str(p), dead_letter=str(dl.path) if dl.path else None,
-        reasons=reasons, normalised=progress.normalised, samples=dl.samples[n_samples:])
+    return IngestResult(frame=out, read=progress.read, ingested=writer.rows, kind=progress.kind, format=fmt,
+                        path=str(p), normalised=progress.normalised, **book.result())
 
 
 class _PartitionWriter:
