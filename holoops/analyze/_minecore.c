@@ -23,6 +23,23 @@
 #include <ctype.h>
 #include <string.h>
 
+/* argument checks shared by the functions below: 0 when fine, -1 with a TypeError set */
+static int want_list(PyObject *arg, const char *fn)
+{
+    if (PyList_Check(arg))
+        return 0;
+    PyErr_Format(PyExc_TypeError, "%s expects a list of str", fn);
+    return -1;
+}
+
+static int want_str(PyObject *s, Py_ssize_t i)
+{
+    if (PyUnicode_Check(s))
+        return 0;
+    PyErr_Format(PyExc_TypeError, "item %zd is %.100s, not str", i, Py_TYPE(s)->tp_name);
+    return -1;
+}
+
 #define ONES 0x0101010101010101ULL
 #define HIGHS 0x8080808080808080ULL
 #define MIX 0x9E3779B97F4A7C15ULL
@@ -167,10 +184,8 @@ static int grow(slot_t **table, size_t *cap)
 static PyObject *zero_factorize(PyObject *self, PyObject *arg)
 {
     (void)self;
-    if (!PyList_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "zero_factorize expects a list of str");
+    if (want_list(arg, "zero_factorize") < 0)
         return NULL;
-    }
     const Py_ssize_t n = PyList_GET_SIZE(arg);
     PyObject *codes = PyBytes_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
     PyObject *distinct = PyList_New(0);
@@ -184,10 +199,8 @@ static PyObject *zero_factorize(PyObject *self, PyObject *arg)
     Py_ssize_t count = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *s = PyList_GET_ITEM(arg, i);
-        if (!PyUnicode_Check(s)) {
-            PyErr_Format(PyExc_TypeError, "item %zd is %.100s, not str", i, Py_TYPE(s)->tp_name);
+        if (want_str(s, i) < 0)
             goto fail;
-        }
         const uint64_t h = zeroed_hash(s);
         size_t j = (size_t)h & (cap - 1);
         for (;;) {
@@ -228,18 +241,15 @@ fail:
 static PyObject *mask_digit_runs(PyObject *self, PyObject *arg)
 {
     (void)self;
-    if (!PyList_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "mask_digit_runs expects a list of str");
+    if (want_list(arg, "mask_digit_runs") < 0)
         return NULL;
-    }
     const Py_ssize_t n = PyList_GET_SIZE(arg);
     PyObject *out = PyList_New(n);
     if (out == NULL)
         return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *s = PyList_GET_ITEM(arg, i);
-        if (!PyUnicode_Check(s)) {
-            PyErr_Format(PyExc_TypeError, "item %zd is %.100s, not str", i, Py_TYPE(s)->tp_name);
+        if (want_str(s, i) < 0) {
             Py_DECREF(out);
             return NULL;
         }
@@ -415,22 +425,23 @@ static Py_ssize_t hex_tail_end(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
         j = k + 3;
     }
 }
-static int m_hex_tail(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o)
+/* every match of a pattern that starts with "<*>" (``end`` gives the match's end, or -1) becomes "<*>" */
+typedef Py_ssize_t (*end_fn)(const Py_UCS4 *, Py_ssize_t, Py_ssize_t);
+static int replace_from_wild(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o, end_fn end)
 {
     Py_ssize_t i = 0;
     while (i < n) {
         Py_ssize_t e;
-        if (wild_at(s, n, i) && (e = hex_tail_end(s, n, i)) >= 0) {
-            if (ub_wild(o))
-                return -1;
+        if (wild_at(s, n, i) && (e = end(s, n, i)) >= 0) {
+            ub_wild(o);
             i = e;
             continue;
         }
-        if (ub_put(o, s[i++]))
-            return -1;
+        ub_put(o, s[i++]);
     }
     return 0;
 }
+static int m_hex_tail(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o) { return replace_from_wild(s, n, o, hex_tail_end); }
 
 /* <\*> ?(?:[KMGTPE]i?B|B|bytes)\b|<\*>(?:[KMGTPE]|ns|us|µs|ms|s|m|h|d)\b  ->  <*> */
 static inline int lit_at(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t j, const char *lit)
@@ -472,22 +483,7 @@ static Py_ssize_t units_end(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
         return j + 1;
     return -1;
 }
-static int m_units(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o)
-{
-    Py_ssize_t i = 0;
-    while (i < n) {
-        Py_ssize_t e;
-        if (wild_at(s, n, i) && (e = units_end(s, n, i)) >= 0) {
-            if (ub_wild(o))
-                return -1;
-            i = e;
-            continue;
-        }
-        if (ub_put(o, s[i++]))
-            return -1;
-    }
-    return 0;
-}
+static int m_units(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o) { return replace_from_wild(s, n, o, units_end); }
 
 /* (^|[^A-Za-z0-9<])[-+]<\*>  ->  ${1}<*> */
 static int m_sign(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o)
@@ -517,32 +513,19 @@ static int m_sign(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o)
 
 /* <\*>(?:[.:/_,\-]*<\*>)+  ->  <*> */
 static inline int is_join(Py_UCS4 c) { return c == '.' || c == ':' || c == '/' || c == '_' || c == ',' || c == '-'; }
-static int m_joined(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o)
+static Py_ssize_t joined_end(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
 {
-    Py_ssize_t i = 0;
-    while (i < n) {
-        if (wild_at(s, n, i)) {
-            Py_ssize_t j = i + 3, end = -1;
-            for (;;) {
-                Py_ssize_t k = j;
-                while (k < n && is_join(s[k]))
-                    k++;
-                if (!wild_at(s, n, k))
-                    break;
-                j = end = k + 3;
-            }
-            if (end >= 0) {
-                if (ub_wild(o))
-                    return -1;
-                i = end;
-                continue;
-            }
-        }
-        if (ub_put(o, s[i++]))
-            return -1;
+    Py_ssize_t j = i + 3, end = -1;
+    for (;;) { /* each repetition: a (maximal) run of joiners, then "<*>" */
+        Py_ssize_t k = j;
+        while (k < n && is_join(s[k]))
+            k++;
+        if (!wild_at(s, n, k))
+            return end;
+        j = end = k + 3;
     }
-    return 0;
 }
+static int m_joined(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o) { return replace_from_wild(s, n, o, joined_end); }
 
 /* =[^\s,;)\]]+  ->  =<*> */
 static inline int kv_stop(Py_UCS4 c) { return is_space(c) || c == ',' || c == ';' || c == ')' || c == ']'; }
@@ -588,10 +571,8 @@ static const mask_fn TAIL[] = {m_paths, m_hex_tail, m_units, m_sign, m_joined, m
 static PyObject *mask_tail(PyObject *self, PyObject *arg)
 {
     (void)self;
-    if (!PyList_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "mask_tail expects a list of str");
+    if (want_list(arg, "mask_tail") < 0)
         return NULL;
-    }
     const Py_ssize_t n = PyList_GET_SIZE(arg);
     PyObject *out = PyList_New(n);
     ubuf_t a = {NULL, 0, 0}, b = {NULL, 0, 0};
@@ -599,10 +580,8 @@ static PyObject *mask_tail(PyObject *self, PyObject *arg)
         return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *s = PyList_GET_ITEM(arg, i);
-        if (!PyUnicode_Check(s)) {
-            PyErr_Format(PyExc_TypeError, "item %zd is %.100s, not str", i, Py_TYPE(s)->tp_name);
+        if (want_str(s, i) < 0)
             goto fail;
-        }
         const Py_ssize_t len = PyUnicode_GET_LENGTH(s);
         const int kind = PyUnicode_KIND(s);
         const void *d = PyUnicode_DATA(s);
@@ -657,20 +636,16 @@ static PyObject *WILD; /* "<*>" */
 static PyObject *shapes(PyObject *self, PyObject *arg)
 {
     (void)self;
-    if (!PyList_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "shapes expects a list of str");
+    if (want_list(arg, "shapes") < 0)
         return NULL;
-    }
     const Py_ssize_t n = PyList_GET_SIZE(arg);
     PyObject *result = PyList_New(n);
     if (result == NULL)
         return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *s = PyList_GET_ITEM(arg, i);
-        if (!PyUnicode_Check(s)) {
-            PyErr_Format(PyExc_TypeError, "item %zd is %.100s, not str", i, Py_TYPE(s)->tp_name);
+        if (want_str(s, i) < 0)
             goto fail;
-        }
         PyObject *toks = PyUnicode_Split(s, NULL, -1);
         if (toks == NULL)
             goto fail;
