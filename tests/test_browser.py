@@ -76,9 +76,13 @@ def jupyterlab(tmp_path):
     src = ROOT / "runbooks" / "error_burst.ipynb"  # a runbook: parameter widgets, charts, confirm buttons
     nb = _notebook_copy(src, root / src.name, demo_days=2)
     port, token = _free_port(), uuid.uuid4().hex
+    # user settings: no "receive Jupyter news?" toast over the screenshots
+    settings = tmp_path / "settings" / "@jupyterlab" / "apputils-extension"
+    settings.mkdir(parents=True)
+    (settings / "notification.jupyterlab-settings").write_text('{"fetchNews": "false"}')
     env = {**os.environ, "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
            "JUPYTER_CONFIG_DIR": str(tmp_path / "config"), "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "ws"),
-           }
+           "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings")}
     env.pop("HOLOOPS_HEADLESS", None)
     cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.open_browser=False",
            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}", "--ServerApp.port_retries=0",

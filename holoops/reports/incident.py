@@ -258,7 +258,7 @@ def evidence(hx: Any) -> Section:
         gs = gs[(gs["ts"] >= st.start) & (gs["ts"] <= st.end)]
     sec = Section("Evidence", "What the data shows in the window, with the changes (deploy/config/restart) "
                               "and detected incidents overlaid.")
-    incidents = [{"onset": f.onset, "end": None, "kind": "incident", "service": f.service} for f in st.detected]
+    incidents = list(st.detected)  # Findings: shaded from onset to the end their evidence gives
     sec.add(viz.golden_signals_figure(gs, services=svcs, events=ev_w, incidents=incidents,
                                       title=f"Golden signals: {', '.join(svcs)}"))
     kind = st.top.kind if st.top is not None else hx.params.incident_kind
