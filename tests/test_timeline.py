@@ -48,6 +48,17 @@ def test_every_incident_found_with_root_first_and_onset_within_2_minutes(week, f
     assert severity_rank(f.severity) >= severity_rank("warning")
 
 
+@pytest.mark.parametrize("kind", ["latency_regression", "error_burst", "gpu_memory_exhaustion",
+                                  "dependency_outage"])
+def test_incident_extent_ends_when_the_signal_recovers(week, found, kind):
+    """The detected end is the truth's end (within 5 minutes), also for a three-hour latency regression
+    that the rolling baseline would otherwise absorb after half an hour (it ended at 14:29, not 17:10)."""
+    truth = week.incident(kind)
+    f = _match(found, truth)
+    end = pd.Timestamp(f.evidence["end"], tz="UTC")
+    assert abs((end - pd.Timestamp(truth["end"])).total_seconds()) <= 300, (kind, end, truth["end"])
+
+
 def test_no_spurious_incidents_in_the_week(week, found):
     matched = {id(_match(found, inc)) for inc in week.truth}
     extra = [f for f in found if id(f) not in matched and severity_rank(f.severity) >= 1]

@@ -200,6 +200,7 @@ def deviations(metrics: Any, fleet: Any, *, step: str = "1m", events: Any = None
                 score = (bad - n * p0) / np.sqrt(np.fmax(n * p0, 1.0))
             score = np.where((x >= 0.02) & (x >= 3 * p0), score, np.minimum(score, 2.9))
             for on, end, peak in anomaly_runs(score, threshold=6, min_points=min_points, onset_threshold=3):
+                end = _extend_end(end, (x >= 0.02) & (x >= 3 * p0[on]))
                 sl = slice(on, end + 1)
                 hard = int((x[sl] >= 0.05).sum()) >= min_points
                 out.append(Deviation(svc, "error_ratio", on, end, peak, float(x[peak]), float(p0[peak]),
@@ -217,6 +218,8 @@ def deviations(metrics: Any, fleet: Any, *, step: str = "1m", events: Any = None
             score = np.where(y - base >= np.log(1.5), score, np.minimum(score, 2.9))
             thr = s.slo.latency.threshold_ms if s.slo.latency else np.inf
             for on, end, peak in anomaly_runs(score, threshold=6, min_points=min_points, onset_threshold=3):
+                with np.errstate(invalid="ignore"):
+                    end = _extend_end(end, y - base[on] >= np.log(1.5))
                 b = float(np.exp(base[peak]))
                 hard = name == "p99_ms" and x[peak] > thr and x[peak] >= 2 * b
                 out.append(Deviation(svc, name, on, end, peak, float(x[peak]), b, float(score[peak]),
@@ -283,6 +286,19 @@ def deviations(metrics: Any, fleet: Any, *, step: str = "1m", events: Any = None
     if events is not None:
         _attach_events(out, grid, events)
     return grid, out
+
+
+def _extend_end(end: int, elevated: Any) -> int:
+    """A run's end pushed forward while the signal stays ``elevated`` against the baseline at its onset.
+
+    The rolling baselines keep learning during a long incident (a 45-minute 5xx plateau or a three-hour
+    latency regression becomes part of "normal" after a while), so the score alone ends the run early;
+    the incident's extent is how long the signal stays away from where it was before. One-point dips
+    are bridged."""
+    n = len(elevated)
+    while end + 1 < n and (elevated[end + 1] or (end + 2 < n and elevated[end + 2])):
+        end += 1
+    return end
 
 
 def _hhmm(ns: int) -> str:
