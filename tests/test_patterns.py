@@ -247,3 +247,10 @@ def test_native_masks_equal_the_regexes():
     got = core.mask_tail(digits.to_list())
     bad = [(d, g, w) for d, g, w in zip(digits.to_list(), got, want, strict=True) if g != w]
     assert not bad, bad[:5]
+
+
+def test_many_unhashable_items_are_converted_not_crashed():
+    """Above the dict-dedupe threshold a plain list goes straight to the fast path; an unhashable item
+    there (a list) must send it through the converting path like any other non-str item."""
+    res = mine_templates([["x", 1]] * 25_000 + ["a 1", "a 2"])
+    assert sum(res.counts) == 25_002 and res.counts[0] == 25_000

@@ -260,6 +260,12 @@ def _zeroed_distinct(lines: list[str]) -> tuple[np.ndarray, Any] | None:
 _PARALLEL_MIN = 20_000
 
 
+def _parts(n: int) -> int:
+    """Slices of ``n`` distinct lines the masks run on (polars runs separate expressions in parallel):
+    one per core for many lines, else one."""
+    return max(1, min(os.cpu_count() or 1, n // 500)) if n >= _PARALLEL_MIN else 1
+
+
 def _mask_distinct(codes: np.ndarray, s: Any, masks: tuple[tuple[str, str], ...],
                    stages: tuple[int, ...]) -> tuple[np.ndarray, list[str]]:
     """Apply ``masks`` to the distinct lines ``s`` (polars Series), deduplicating again after each
@@ -270,9 +276,7 @@ def _mask_distinct(codes: np.ndarray, s: Any, masks: tuple[tuple[str, str], ...]
     for size in stages:
         stage = masks[start:start + size]
         start += size
-        # polars runs separate expressions in parallel: one slice of the lines per core (many lines only)
-        parts = max(1, min(os.cpu_count() or 1, len(s) // 500)) if len(s) >= _PARALLEL_MIN else 1
-        sub_codes, s = _arrow_factorize(_replace_all(s, stage, parts).to_arrow())
+        sub_codes, s = _arrow_factorize(_replace_all(s, stage, _parts(len(s))).to_arrow())
         codes = sub_codes[codes]
     return codes, s.to_list()
 
@@ -282,8 +286,7 @@ def _mask_native(codes: np.ndarray, s: Any, core: Any) -> tuple[np.ndarray, list
     distinct lines ``s``, deduplicated, then the digit runs and every later mask in C, which implements
     each of those regexes' replace-all exactly (``tests/test_patterns.py`` checks it against polars).
     Returns the composed codes and the masked lines (not deduplicated again: grouping does that)."""
-    parts = max(1, min(os.cpu_count() or 1, len(s) // 500)) if len(s) >= _PARALLEL_MIN else 1
-    sub_codes, s = _arrow_factorize(_replace_all(s, DEFAULT_MASKS[:1], parts).to_arrow())
+    sub_codes, s = _arrow_factorize(_replace_all(s, DEFAULT_MASKS[:1], _parts(len(s))).to_arrow())
     return sub_codes[codes], core.mask_tail(core.mask_digit_runs(s.to_list()))
 
 
@@ -440,6 +443,21 @@ def _zeroed_codes(lines: list, core: Any) -> tuple[np.ndarray, Any] | None:
         return None
 
 
+def _zeroed_lines(lines: list, core: Any) -> tuple[np.ndarray, Any] | None:
+    """Every line's code among the distinct digit-zeroed lines, and those lines (a polars Series), or
+    None when an item is not a str or cannot be encoded (:func:`_zeroed_codes`). Many lines: exact
+    repeats dominate, so a dict dedupe (cached str hashes) first is cheaper than zeroing every byte;
+    few lines: one byte pass over all of them is cheaper (same result)."""
+    if len(lines) <= _DICT_FIRST:
+        return _zeroed_codes(lines, core)
+    try:
+        raw_codes, raw = _factorize(lines)
+    except TypeError:  # an unhashable item in a plain list: the caller converts and retries
+        return None
+    fast = _zeroed_codes(raw, core)
+    return None if fast is None else (fast[0][raw_codes], fast[1])
+
+
 def mine_templates(messages: Any, *, config: MinerConfig | None = None) -> TemplateResult:
     """Group log messages into templates.
 
@@ -460,20 +478,13 @@ def mine_templates(messages: Any, *, config: MinerConfig | None = None) -> Templ
     lines = messages if core is not None and type(messages) is list else _as_list(messages)
     if not lines:
         return TemplateResult(np.zeros(0, dtype=np.int64), [], [])
-    fast = None
-    if config.masks == DEFAULT_MASKS and not config.extra_masks:
-        # many lines: exact repeats dominate, a dict dedupe (cached str hashes) first is cheaper than
-        # zeroing every byte; few lines: one byte pass over all of them is cheaper (same result)
-        raw_codes, raw = _factorize(lines) if len(lines) > _DICT_FIRST else (None, lines)
-        fast = _zeroed_codes(raw, core)
+    default = config.masks == DEFAULT_MASKS and not config.extra_masks
+    fast = _zeroed_lines(lines, core) if default else None
     if fast is None and lines is messages and core is not None:
         lines = _as_list(messages)  # an item was not a str
-        if config.masks == DEFAULT_MASKS and not config.extra_masks:
-            raw_codes, raw = _factorize(lines) if len(lines) > _DICT_FIRST else (None, lines)
-            fast = _zeroed_codes(raw, core)
+        fast = _zeroed_lines(lines, core) if default else None
     if fast is not None:
-        zcodes, zdistinct = fast
-        zc = zcodes if raw_codes is None else zcodes[raw_codes]
+        zc, zdistinct = fast
         mcodes, muniques = (_mask_distinct(zc, zdistinct, config.masks, _DEFAULT_STAGES) if core is None
                             else _mask_native(zc, zdistinct, core))
     else:  # user masks (they may test digit values) or an odd line: masks on the distinct lines as given
