@@ -170,8 +170,6 @@ class SLOReport:
         import pandas as pd
 
         from holoops.analyze.findings import Finding, Findings
-        from holoops.analyze.timeline import RUNBOOKS
-
         out = Findings()
         for r in self.rows:
             if r["status"] == "ok":
@@ -183,7 +181,7 @@ class SLOReport:
                                f"{r['budget_remaining'] * 100:.0f}% of the error budget left",
                                evidence={"sli": r["sli"], **{k: r[k] for k in (
                                    "target", "sli_value", "burn_5m", "burn_1h", "burn_6h", "budget_remaining")}},
-                               runbook=RUNBOOKS["latency" if r["sli"] == "latency" else "errors"]))
+                               runbook=_runbook(r["sli"])))
         for r in self.rows:  # no fast burn now, but the window's budget is spent: the error-budget policy
             if r["status"] != "ok" or r.get("exhausted_at") is None:
                 continue
@@ -194,7 +192,7 @@ class SLOReport:
                                "until it recovers",
                                evidence={"sli": r["sli"], **{k: r[k] for k in (
                                    "target", "sli_value", "budget", "bad", "budget_remaining")}},
-                               runbook=RUNBOOKS["latency" if r["sli"] == "latency" else "errors"]))
+                               runbook=_runbook(r["sli"])))
         return out
 
     def _repr_html_(self) -> str:
@@ -217,6 +215,13 @@ class SLOReport:
             parts.append(f"<h4>{html.escape(svc)}</h4><table><thead><tr>{head}</tr></thead>"
                          f"<tbody>{body}</tbody></table>")
         return "".join(parts)
+
+
+def _runbook(sli: str) -> str:
+    """The runbook for an SLI's findings: latency regression for latency, error burst otherwise."""
+    from holoops.analyze.timeline import RUNBOOKS
+
+    return RUNBOOKS["latency" if sli == "latency" else "errors"]
 
 
 def _exhausted(r: dict[str, Any]) -> str:

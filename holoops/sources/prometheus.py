@@ -161,6 +161,14 @@ def plan_chunks(start: float, end: float, step: float, max_points: int = MAX_POI
     return chunks
 
 
+def _window(start: TimeLike, end: TimeLike) -> tuple[float, float]:
+    """``(start, end)`` as epoch seconds; ValueError when end is before start."""
+    t0, t1 = to_epoch(start), to_epoch(end)
+    if t1 < t0:
+        raise ValueError(f"end ({_dt(t1).isoformat()}) is before start ({_dt(t0).isoformat()})")
+    return t0, t1
+
+
 def _dt(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, tz=timezone.utc)
 
@@ -402,9 +410,7 @@ class PrometheusSource:
                     allow_stale: bool | None = None):
         """Range query as a metrics frame. ``step=None`` picks the finest step >= ``min_step`` that
         fits one request; an explicit step is honoured and long ranges are split into chunks."""
-        t0, t1 = to_epoch(start), to_epoch(end)
-        if t1 < t0:
-            raise ValueError(f"end ({_dt(t1).isoformat()}) is before start ({_dt(t0).isoformat()})")
+        t0, t1 = _window(start, end)
         step_s = (choose_step(t0, t1, self.min_step, self.max_points) if step is None
                   else max(1, int(math.ceil(to_seconds(step)))))
         t0 = float(math.floor(t0))  # the client sends whole seconds; keep the grid exact
@@ -474,9 +480,7 @@ class PrometheusSource:
         stored sample once; pieces overlap by a second and samples are keyed by timestamp, so a
         boundary sample is kept once whichever way the server closes the range.
         """
-        t0, t1 = to_epoch(start), to_epoch(end)
-        if t1 < t0:
-            raise ValueError(f"end ({_dt(t1).isoformat()}) is before start ({_dt(t0).isoformat()})")
+        t0, t1 = _window(start, end)
         df = self._cached(selector, t0, t1, 0, use_cache, allow_stale,
                           lambda: self._fetch_raw(selector, t0, t1, name))
         return _engine(df, engine)
