@@ -803,7 +803,8 @@ def backtest_polars(m) -> dict:
     import polars as pl
 
     from holoops.alerting.slo_rules import load_policy
-    from holoops.fleet import load_fleet, parse_duration
+    from holoops.fleet import load_fleet
+    from holoops.timeutil import parse_duration
 
     fleet, policy = load_fleet(), load_policy()
     s = (m.lazy().filter((pl.col("metric") == REQ) & pl.col("value").is_not_nan())

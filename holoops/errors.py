@@ -49,3 +49,11 @@ class RuleError(HoloopsError, ValueError):
 
 class GuideError(HoloopsError, ValueError):
     """A deployment guide cannot be generated from the profile (a platform needs a missing key)."""
+
+
+class CatalogError(HoloopsError, ValueError):
+    """A catalog (YAML data under ``holoops/catalogs/`` or a profile's own entry) is malformed."""
+
+
+class SignalMissingError(HoloopsError, LookupError):
+    """An analysis needs a signal the data does not hold (callers turn this into a coverage note)."""

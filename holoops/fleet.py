@@ -12,19 +12,18 @@ import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from holoops.errors import FleetProfileError
+from holoops.timeutil import parse_duration
 
 DEFAULT_PROFILE = Path(__file__).parent / "fleets" / "holographic-memory.yaml"
 
 _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(Ki|Mi|Gi|Ti|K|M|G|T)?B?\s*$")
 _SIZE_FACTOR = {None: 1, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12,
                 "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}
-_DURATION = re.compile(r"^(\d+)(s|m|h|d|w)$")
-_DURATION_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def parse_bytes(text: str | int | float) -> int:
@@ -35,14 +34,6 @@ def parse_bytes(text: str | int | float) -> int:
     if not m:
         raise ValueError(f"not a size like '512Mi' or '10Gi': {text!r}")
     return int(float(m.group(1)) * _SIZE_FACTOR[m.group(2)])
-
-
-def parse_duration(text: str) -> int:
-    """``"30d"`` -> seconds. Units s, m, h, d, w."""
-    m = _DURATION.match(str(text).strip())
-    if not m:
-        raise ValueError(f"not a duration like '30d' or '5m': {text!r}")
-    return int(m.group(1)) * _DURATION_S[m.group(2)]
 
 
 class _Strict(BaseModel):
@@ -137,6 +128,31 @@ class Service(_Strict):
     replica_capacity_rps: float | None = Field(default=None, gt=0)
     slo: SLO
     resources: Resources
+    #: other names this service has in the data (Prometheus ``job``, a Kubernetes app label, ...)
+    aliases: list[str] = Field(default_factory=list)
+    #: where each signal comes from, pinned (``holoops fleet discover`` writes it): signal -> a
+    #: candidate (``{name|glob|regex, kind, labels, scale, ...}``, see catalogs/signal_map.yaml), a list
+    #: of them, or ``missing``. Signals not listed are found through the catalog.
+    signals: dict[str, Any] = Field(default_factory=dict)
+    #: log files of this service (access logs give status codes and latency when metrics lack them)
+    logs: list[str] = Field(default_factory=list)
+
+    @field_validator("signals")
+    @classmethod
+    def _signals(cls, v: dict[str, Any]) -> dict[str, Any]:
+        from holoops.signalmap import Candidate, signal_names
+
+        known = signal_names()
+        for signal, spec in v.items():
+            if signal not in known:
+                raise ValueError(f"unknown signal {signal!r}; known: {', '.join(known)}")
+            if spec == "missing":
+                continue
+            for s in spec if isinstance(spec, list) else [spec]:
+                if not isinstance(s, dict):
+                    raise ValueError(f"signal {signal!r}: expected a mapping, a list of them or 'missing'")
+                Candidate.from_spec(signal, s)
+        return v
 
     @property
     def uses_gpu(self) -> bool:
@@ -188,7 +204,7 @@ class FleetProfile(_Strict):
     # --- what operators ask of a profile -------------------------------------------------------
     @property
     def slo_window_seconds(self) -> int:
-        return parse_duration(self.slo_window)
+        return int(parse_duration(self.slo_window))
 
     def service(self, name: str) -> Service:
         """The service called ``name``; a clear error listing the known ones otherwise."""

@@ -138,15 +138,6 @@ def to_engine(df: Any, engine: str = "auto") -> Any:
     raise EngineError(engine)
 
 
-def utc(value: Any):
-    """``value`` (a string, datetime or Timestamp) as a timezone-aware UTC pandas Timestamp; a naive
-    value is taken to be UTC already."""
-    import pandas as pd
-
-    ts = pd.Timestamp(value)
-    return ts.tz_localize("UTC") if ts.tzinfo is None else ts.tz_convert("UTC")
-
-
 def to_pandas(df: Any):
     """Any supported native frame as pandas (for plotting and display)."""
     return to_engine(df, "pandas")

@@ -53,9 +53,9 @@ def load(path: str | Path | None = None, notebook: str | None = None,
         return []
     cutoff = None
     if since is not None:
-        from holoops.params import parse_window
+        from holoops.timeutil import parse_timedelta
 
-        delta = parse_window(since) if isinstance(since, str) else since
+        delta = parse_timedelta(since) if isinstance(since, str) else since
         cutoff = (now or datetime.now(timezone.utc)) - delta
     runs = []
     for line in p.read_text(encoding="utf-8").splitlines():

@@ -11,20 +11,21 @@ Validation errors are :class:`~holoops.errors.ParameterError` naming the paramet
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from holoops.errors import FleetProfileError, ParameterError
+from holoops.timeutil import DURATION_FORMS, TIME_FORMS, Window, parse_duration, parse_time, parse_timedelta
 
 Source = Literal["demo", "prometheus", "exports"]
 EngineName = Literal["auto", "pandas", "polars", "cudf", "dask"]
 Level = Literal["info", "warning", "critical"]
 IncidentKind = Literal["gpu_memory_exhaustion", "latency_regression", "disk_exhaustion", "error_burst",
                        "dependency_outage"]
-_WINDOW = re.compile(r"^(\d+)(s|m|h|d|w)$")
+_WINDOW = re.compile(r"^(?:\d+(?:\.\d+)?(?:ms|s|m|h|d|w|y))+$")
 #: parameters ``holoops run`` injects for the kernel's own use; never part of a schema
 RESERVED = ("holoops_notebook",)
 
@@ -34,35 +35,38 @@ def secret(default: Any = None, description: str = "") -> Any:
     return Field(default, description=description, json_schema_extra={"secret": True})
 
 
-def parse_time(text: str | datetime) -> datetime:
-    """ISO time (``2026-11-08T14:00Z``, ``2026-11-08 14:00``) -> aware UTC datetime."""
-    if isinstance(text, datetime):
-        dt = text
-    else:
-        dt = datetime.fromisoformat(str(text).strip().replace("Z", "+00:00"))
-    return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+def _check_window(v: Any) -> str:
+    text = str(v).strip()
+    if not _WINDOW.match(text):
+        raise ValueError(f"not {DURATION_FORMS}")
+    parse_duration(text)
+    return text
 
 
-def parse_window(text: str) -> timedelta:
-    """``"7d"`` -> timedelta. Units s, m, h, d, w."""
-    from holoops.fleet import parse_duration
-
-    return timedelta(seconds=parse_duration(text))
-
-
-def _check_window(v: str) -> str:
-    if not _WINDOW.match(str(v).strip()):
-        raise ValueError("not a duration like '1h', '7d', '2w'")
-    return str(v).strip()
-
-
-def _check_time(v: str | None) -> str | None:
+def _check_time(v: Any) -> str | None:
+    """An absolute ISO time, resolved once here (``now``/``-6h`` become the time of validation)."""
     if v is None:
         return None
     try:
         return parse_time(v).isoformat()
-    except ValueError:
-        raise ValueError("not an ISO time like '2026-11-08T14:00:00Z'") from None
+    except (ValueError, TypeError, OverflowError):
+        raise ValueError(f"not {TIME_FORMS}") from None
+
+
+def _nearest(name: str, known: list[str]) -> str:
+    """``"; did you mean 'vault'?"`` when a known name is close to ``name``."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _check_logs(v: Any) -> list[str] | None:
+    """``logs``: a path, a comma-separated string of paths, or a list; each ``[SERVICE=]PATH``."""
+    if v is None or v == "" or v == []:
+        return None
+    items = [x.strip() for x in v.split(",")] if isinstance(v, str) else [str(x).strip() for x in v]
+    return [x for x in items if x] or None
 
 
 class NotebookParams(BaseModel):
@@ -72,15 +76,23 @@ class NotebookParams(BaseModel):
 
     source: Source = Field("demo", description="where data comes from: simulated demo fleet, live "
                                                "Prometheus, or a folder of exported files")
-    prometheus_url: str | None = Field(None, description="Prometheus base URL (source=prometheus)")
+    prometheus_url: str | None = Field(None, description="Prometheus base URL (source=prometheus); credentials "
+                                                         "in it are moved out of the URL, never written out")
     prometheus_token: str | None = secret(None, "bearer token for Prometheus; prefer env "
                                                 "HOLOOPS_PROM_TOKEN")
     exports_path: str | None = Field(None, description="folder of exported files (source=exports)")
+    logs: list[str] | None = Field(None, description="log files or folders read beside a live source "
+                                                      "(access logs give status codes and latency): "
+                                                      "'PATH' or 'SERVICE=PATH', comma-separated")
+    cache: bool = Field(True, description="reuse cached Prometheus results (a stale copy is used, and "
+                                          "says so, when Prometheus is unreachable)")
     fleet: str | None = Field(None, description="fleet profile YAML; None = the bundled profile")
     window: str = Field("7d", description="time span ending at `end` (or now), e.g. 1h, 7d, 2w")
-    start: str | None = Field(None, description="ISO start time (UTC); overrides `window`")
-    end: str | None = Field(None, description="ISO end time (UTC); default: end of the data / now")
-    service: str = Field("all", description="a service of the fleet, or 'all'")
+    start: str | None = Field(None, description="start time (UTC): ISO, 'now' or relative like -6h; "
+                                                "overrides `window`")
+    end: str | None = Field(None, description="end time (UTC): ISO, 'now' or relative like -1h; "
+                                              "default: end of the data / now")
+    service: str = Field("all", description="a service of the fleet profile, or 'all'")
     engine: EngineName = Field("auto", description="dataframe engine")
     demo_days: int = Field(7, ge=1, le=90, description="days simulated (source=demo)")
     demo_seed: int = Field(7, description="random seed of the demo fleet (source=demo)")
@@ -98,6 +110,20 @@ class NotebookParams(BaseModel):
     def _time(cls, v: str | None) -> str | None:
         return _check_time(v)
 
+    @field_validator("logs", mode="before")
+    @classmethod
+    def _logs(cls, v: Any) -> list[str] | None:
+        return _check_logs(v)
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _url(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        from holoops.sources.auth import stash_url_credentials
+
+        return stash_url_credentials(v)
+
     @model_validator(mode="after")
     def _check(self):
         if self.source == "prometheus" and not self.prometheus_url:
@@ -109,7 +135,8 @@ class NotebookParams(BaseModel):
         if self.service != "all":
             names = self.load_fleet().services
             if self.service not in names:
-                raise ValueError(f"service: unknown service {self.service!r}; allowed: all, {', '.join(names)}")
+                raise ValueError(f"service: unknown service {self.service!r}; allowed: all, "
+                                 f"{', '.join(names)}{_nearest(self.service, list(names))}")
         return self
 
     # --- helpers notebooks use ---------------------------------------------------------------
@@ -122,12 +149,16 @@ class NotebookParams(BaseModel):
         except FleetProfileError as exc:
             raise ValueError(f"fleet: {exc}") from None
 
+    def resolve_window(self, data_end: Any = None, data_start: Any = None) -> Window:
+        """The analysis window, resolved once: explicit start/end win; else ``window`` ending at
+        end/the data's end/now (never starting before the data when ``data_start`` is given)."""
+        return Window.resolve(self.start, self.end, self.window, data_end=data_end,
+                              data_start=None if self.start else data_start)
+
     def time_range(self, data_end: datetime | None = None) -> tuple[datetime, datetime]:
-        """(start, end) in UTC: explicit start/end win; else ``window`` ending at end/data_end/now."""
-        end = parse_time(self.end) if self.end else (parse_time(data_end) if data_end else
-                                                     datetime.now(timezone.utc))
-        start = parse_time(self.start) if self.start else end - parse_window(self.window)
-        return start, end
+        """(start, end) in UTC of :meth:`resolve_window`."""
+        w = self.resolve_window(data_end)
+        return w.start, w.end
 
     @classmethod
     def secret_fields(cls) -> list[str]:
@@ -221,11 +252,11 @@ class RunbookParams(NotebookParams):
         """The window searched for the incident: onset..end, or around-lookback..around+lookback."""
         if self.onset:
             start = parse_time(self.onset)
-            end = parse_time(self.end) if self.end else start + parse_window(self.lookback) * 2
+            end = parse_time(self.end) if self.end else start + parse_timedelta(self.lookback) * 2
             return start, end
         if self.around:
             at = parse_time(self.around)
-            return at - parse_window(self.lookback), at + parse_window(self.lookback)
+            return at - parse_timedelta(self.lookback), at + parse_timedelta(self.lookback)
         return self.time_range(data_end)
 
 
@@ -313,7 +344,9 @@ def _error(schema: type[NotebookParams], err: ValidationError, where: str) -> Pa
             lines.append(f"unknown parameter {name!r}; allowed: {', '.join(schema.model_fields)}")
         elif name in schema.model_fields:
             shown = "***" if name in schema.secret_fields() else repr(e.get("input"))
-            lines.append(f"parameter {name!r}: bad value {shown}: expected {_describe_type(schema, name)}")
+            own = str(e.get("ctx", {}).get("error", "")) if e["type"] == "value_error" else ""
+            expected = own.removeprefix("not ") if own.startswith("not ") else _describe_type(schema, name)
+            lines.append(f"parameter {name!r}: bad value {shown}: expected {expected}")
         else:
             msg = str(e.get("ctx", {}).get("error", e["msg"])).removeprefix("Value error, ")
             lines.append(msg)

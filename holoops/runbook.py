@@ -143,7 +143,7 @@ def _now() -> datetime:
 def _iso(t: datetime | str | None) -> str | None:
     if t is None:
         return None
-    from holoops.params import parse_time
+    from holoops.timeutil import parse_time
 
     return parse_time(t).isoformat()
 
@@ -191,7 +191,7 @@ class Record:
     def _delta(self, later: str | None) -> float | None:
         if not (self.onset and later):
             return None
-        from holoops.params import parse_time
+        from holoops.timeutil import parse_time
 
         return (parse_time(later) - parse_time(self.onset)).total_seconds()
 

@@ -166,7 +166,7 @@ def _matchers(spec: dict) -> list[tuple[str, str, str]]:
 
 def parse_routes(config: dict) -> _Route:
     """The Alertmanager routing tree of a config dict, with inherited settings resolved."""
-    from holoops.fleet import parse_duration
+    from holoops.timeutil import parse_duration
 
     def build(spec: dict, parent: _Route | None, path: str) -> _Route:
         def get(key, default):

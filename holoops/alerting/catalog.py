@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from holoops.errors import RuleError
+from holoops.timeutil import format_duration
 
 CATALOG_DIR = Path(__file__).resolve().parent.parent / "catalogs" / "alerts"
 SEVERITIES = ("critical", "warning", "info")
@@ -71,13 +72,6 @@ class RuleGroup:
         return {"name": self.name, "rules": [r.to_prometheus() for r in self.rules]}
 
 
-def format_duration(seconds: float) -> str:
-    """3600 -> ``1h``; 90 -> ``90s`` (Prometheus duration syntax)."""
-    s = int(seconds)
-    for unit, n in (("d", 86400), ("h", 3600), ("m", 60)):
-        if s and s % n == 0:
-            return f"{s // n}{unit}"
-    return f"{s}s"
 
 
 def expand_labels(template: str, labels: dict[str, str]) -> str:
@@ -185,7 +179,7 @@ def load_catalog(fleet=None, paths: list[str | Path] | None = None, runbook_base
 
 
 def _expand(entry: dict, name: str, where: str, fleet, m, env, base: str) -> list[Rule]:
-    from holoops.fleet import parse_duration
+    from holoops.timeutil import parse_duration
 
     kind = "alert" if "alert" in entry else "record"
     severity = entry.get("severity")

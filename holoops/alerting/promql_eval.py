@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
+from holoops.timeutil import parse_duration
+
 LOOKBACK_S = 300.0
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, "y": 31536000}
 _TOKEN = re.compile(r"""
     (?P<ws>\s+)
   | (?P<dur>\d+(?:ms|s|m|h|d|w|y)(?:\d+(?:ms|s|m|h|d|w|y))*(?![A-Za-z0-9_:]))
@@ -44,12 +45,6 @@ class PromQLSyntaxError(ValueError):
     """The expression is not PromQL, or uses something outside the supported subset."""
 
 
-def parse_duration(text: str) -> float:
-    """``"1h30m"`` -> 5400.0 seconds."""
-    total = 0.0
-    for num, unit in re.findall(r"(\d+)(ms|s|m|h|d|w|y)", text):
-        total += int(num) * _UNITS[unit]
-    return total
 
 
 # --- AST -----------------------------------------------------------------------------------------

@@ -38,9 +38,9 @@ def rule_file_text(groups: list[RuleGroup]) -> str:
 
 
 def _seconds(text: str | int | float) -> int:
-    from holoops.fleet import parse_duration
+    from holoops.timeutil import parse_duration
 
-    return int(text) if isinstance(text, (int, float)) else parse_duration(str(text))
+    return int(parse_duration(text))
 
 
 def fixture_series(rule) -> list[tuple[str, str]]:
@@ -55,8 +55,8 @@ def fixture_series(rule) -> list[tuple[str, str]]:
 def unit_tests(group: RuleGroup, interval_s: int = 60) -> list[dict[str, Any]]:
     """One promtool test group per alert rule with a fixture: a quiet and a firing eval time."""
     from holoops.alerting.backtest import alerts_at, evaluate_groups
-    from holoops.alerting.catalog import format_duration
     from holoops.alerting.promql_eval import store_from_series
+    from holoops.timeutil import format_duration
 
     tests = []
     for rule in group.rules:

@@ -59,7 +59,7 @@ def _good_share(hist: str, service: str, threshold_s: float, window: str, bucket
 def build_slo_groups(fleet, policy: dict[str, Any] | None = None, runbook_base_url: str | None = None,
                      ) -> list[RuleGroup]:
     """One group per service: SLI recording rules first, then the burn-rate alerts that read them."""
-    from holoops.fleet import parse_duration
+    from holoops.timeutil import parse_duration
 
     policy = policy or load_policy()
     m = signal_names()

@@ -244,7 +244,8 @@ def backtest(metrics: Any, truth: list[dict[str, Any]] | None = None, fleet=None
     from holoops.alerting.backtest import evaluate_groups, firing_intervals, simulate_notifications
     from holoops.alerting.catalog import CATALOG_DIR
     from holoops.alerting.promql_eval import Store, selectors
-    from holoops.fleet import load_fleet, parse_duration
+    from holoops.fleet import load_fleet
+    from holoops.timeutil import parse_duration
 
     fleet = fleet if fleet is not None and not isinstance(fleet, (str, Path)) else load_fleet(fleet)
     groups = groups if groups is not None else build_rules(fleet, promtool=False)
@@ -282,7 +283,7 @@ def backtest(metrics: Any, truth: list[dict[str, Any]] | None = None, fleet=None
 def _detect(inc: dict[str, Any], notes: list, policy: dict[str, Any]) -> dict[str, Any]:
     import pandas as pd
 
-    from holoops.fleet import parse_duration
+    from holoops.timeutil import parse_duration
 
     onset = pd.Timestamp(inc["onset"])
     end = pd.Timestamp(inc["end"]) if inc.get("end") else None
@@ -317,10 +318,10 @@ def agreement_test(metrics: Any, groups: list, start: Any, end: Any, alertnames:
     import pandas as pd
 
     from holoops.alerting.backtest import alerts_at, evaluate_groups
-    from holoops.alerting.catalog import RuleGroup, format_duration
+    from holoops.alerting.catalog import RuleGroup
     from holoops.alerting.promql_eval import Series, Store, parse, selectors
     from holoops.alerting.promrules import _dump, rule_file_text
-    from holoops.fleet import parse_duration
+    from holoops.timeutil import format_duration, parse_duration
 
     step = float(parse_duration(interval))
     names = {s.name for g in groups for r in g.rules for s in selectors(parse(r.expr)) if s.name}

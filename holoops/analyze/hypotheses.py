@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from holoops.frames import utc as _ts
+from holoops.timeutil import utc as _ts
 
 CATALOG = Path(__file__).resolve().parents[1] / "catalogs" / "hypotheses.yaml"
 OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b}
@@ -124,10 +124,10 @@ def window_data(metrics: Any, fleet: Any, start: Any, end: Any, *, logs: Any = N
     import pandas as pd
 
     from holoops.analyze.signals import golden_signals, saturation
-    from holoops.params import parse_window
+    from holoops.timeutil import parse_timedelta
 
     start, end = _ts(start), _ts(end)
-    base = pd.Timedelta(parse_window(baseline))
+    base = pd.Timedelta(parse_timedelta(baseline))
     m = _slice(_pd(metrics), "ts", start - base, end)
     wd = WindowData(start, end, services=list(fleet.services))
     wd.logs = _slice(_pd(logs), "ts", start, end)

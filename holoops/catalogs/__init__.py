@@ -19,3 +19,11 @@ def signals() -> dict[str, Any]:
     import yaml
 
     return yaml.safe_load((HERE / "signals.yaml").read_text(encoding="utf-8"))
+
+
+@lru_cache(maxsize=1)
+def signal_map() -> dict[str, Any]:
+    """``signal_map.yaml``: how each signal is found in what fleets export (candidates, in order)."""
+    import yaml
+
+    return yaml.safe_load((HERE / "signal_map.yaml").read_text(encoding="utf-8"))

@@ -74,12 +74,9 @@ def _start_ns(start: Any) -> int:
 
 
 def _step_s(scrape_interval: str | int | float) -> int:
-    from holoops.fleet import parse_duration
+    from holoops.timeutil import parse_duration
 
-    if isinstance(scrape_interval, (int, float)):
-        s = int(scrape_interval)
-    else:
-        s = parse_duration(str(scrape_interval))
+    s = int(parse_duration(scrape_interval))
     if s <= 0:
         raise ValueError(f"scrape_interval must be positive, got {scrape_interval!r}")
     return s

@@ -12,7 +12,8 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from holoops.frames import utc as _ts
+
+from holoops.timeutil import utc as _ts
 
 _CACHE_ATTR = "_holoops_report_cache"
 

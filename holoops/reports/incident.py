@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from holoops.frames import utc as _ts
 from holoops.reports import Section
+from holoops.timeutil import utc as _ts
 
 #: incident kind -> the runbook that handles it (file stem under runbooks/)
 RUNBOOK_OF = {"gpu_memory_exhaustion": "gpu_memory_pressure", "latency_regression": "latency_regression",
@@ -104,7 +104,7 @@ def incident_window(hx: Any, frames: Any = None) -> tuple[Any, Any, str]:
     (onset - lookback ... end + 30m); else ``window`` ending at the end of the data."""
     import pandas as pd
 
-    from holoops.params import parse_window
+    from holoops.timeutil import parse_timedelta
 
     p = hx.params
     frames = frames if frames is not None else _frames(hx)
@@ -118,7 +118,7 @@ def incident_window(hx: Any, frames: Any = None) -> tuple[Any, Any, str]:
         except (KeyError, LookupError, ValueError):
             truth = None
     if truth:
-        a = _ts(truth["onset"]) - pd.Timedelta(parse_window(p.lookback))
+        a = _ts(truth["onset"]) - pd.Timedelta(parse_timedelta(p.lookback))
         b = _ts(truth["end"]) + pd.Timedelta(minutes=30)
         win = getattr(frames, "window", None)
         if win is not None:

@@ -289,3 +289,16 @@ def strip_url_credentials(url: str) -> tuple[str, str | None, str | None]:
         host = f"[{host}]"
     netloc = f"{host}:{parts.port}" if parts.port else host
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), user, pw
+
+
+def stash_url_credentials(url: str) -> str:
+    """``url`` without its ``user:password@`` part; the credentials move to ``HOLOOPS_PROM_USER`` /
+    ``HOLOOPS_PROM_PASSWORD`` in this process's environment (unless already set), where
+    :func:`load_auth` finds them and kernels started from here inherit them. The URL that remains is safe
+    to write into notebooks, reports and the run history; the password is registered for redaction."""
+    clean, user, password = strip_url_credentials(url)
+    if user and not os.environ.get("HOLOOPS_PROM_USER") and not os.environ.get("HOLOOPS_PROM_TOKEN"):
+        os.environ["HOLOOPS_PROM_USER"] = user
+        if password:
+            os.environ["HOLOOPS_PROM_PASSWORD"] = password
+    return clean

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from holoops import timeutil
 from holoops.errors import PrometheusError
 from holoops.sources.auth import PromAuth, load_auth, redact, strip_url_credentials
 
@@ -99,40 +100,20 @@ def promql_selector(metric: str | None = None, /, **labels: Any) -> str:
 
 # ---------------------------------------------------------------- time and step helpers
 def to_epoch(t: TimeLike | None, *, default: float | None = None) -> float:
-    """Seconds since the epoch from a datetime (naive = UTC), ISO string, or number."""
+    """Seconds since the epoch of a time :func:`holoops.timeutil.parse_time` accepts (ISO, ``now``,
+    ``-6h``, epoch, datetime; naive = UTC); ``default`` when ``t`` is None."""
     if t is None:
         if default is None:
             raise ValueError("a time is required")
         return default
     if isinstance(t, bool):
         raise TypeError("a time cannot be a bool")
-    if isinstance(t, (int, float)):
-        return float(t)
-    if isinstance(t, str):
-        try:
-            t = datetime.fromisoformat(t.strip().replace("Z", "+00:00"))
-        except ValueError:
-            raise ValueError(f"not an ISO time: {t!r}") from None
-    if isinstance(t, datetime):
-        if t.tzinfo is None:
-            t = t.replace(tzinfo=timezone.utc)
-        return t.timestamp()
-    if hasattr(t, "timestamp"):
-        return float(t.timestamp())
-    raise TypeError(f"not a time: {type(t).__name__}")
+    return timeutil.to_epoch(t)
 
 
 def to_seconds(step: str | float | int | timedelta) -> float:
-    """A step/duration as seconds: number, timedelta, or ``15s``/``5m``/``1h``/``1d``."""
-    if isinstance(step, timedelta):
-        return step.total_seconds()
-    if isinstance(step, (int, float)):
-        return float(step)
-    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*", str(step))
-    if not m:
-        raise ValueError(f"not a duration like '15s' or '5m': {step!r}")
-    mult = {"ms": 0.001, "s": 1, None: 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}[m.group(2)]
-    return float(m.group(1)) * mult
+    """A step/duration as seconds (:func:`holoops.timeutil.parse_duration`)."""
+    return timeutil.parse_duration(step)
 
 
 def choose_step(start: float, end: float, min_step: float = 15.0, max_points: int = MAX_POINTS) -> int:
