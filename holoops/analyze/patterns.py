@@ -33,7 +33,7 @@ import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from holoops.frames import utc as _utc
+from holoops.timeutil import utc as _utc
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -44,6 +44,7 @@ WILDCARD = "<*>"
 _B = r"(?-u:\b)"  # ASCII word boundary (much faster than Unicode's in Rust regex)
 _PRE = r"(^|[^A-Za-z0-9<])"  # a number must not hang off a letter or digit: ee0 stays, node-17 is masked
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
+_WIN_PATH = r"[^\s,;\"'<>|]*"
 
 #: generic variable masks, applied in order (Rust regex syntax; ``${1}`` keeps a captured prefix).
 #: Nothing here is specific to one product's logs. The C core implements every mask after the first
@@ -51,7 +52,7 @@ _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
 #: ``tests/test_patterns.py`` compares the two on generated strings and fails until they agree.
 DEFAULT_MASKS: tuple[tuple[str, str], ...] = (
     # identifiers that would otherwise be cut into pieces: URLs, UUIDs, 0x/long hex, IPv4[:port], MAC,
-    # "Thu Aug 4" dates
+    # "Thu Aug 4" dates, e-mail addresses, Windows and UNC paths
     ("|".join((
         r"[A-Za-z][A-Za-z0-9+.\-]*://\S+",
         r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
@@ -60,19 +61,23 @@ DEFAULT_MASKS: tuple[tuple[str, str], ...] = (
         _B + r"[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?::[0-9]+)?" + _B,
         _B + r"[0-9a-fA-F]{2}(?:[:\-][0-9a-fA-F]{2}){5}" + _B,
         _B + r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? +" + _MONTH + r" +[0-9]{1,2}" + _B,
+        r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+",  # e-mail address
+        _B + r"[A-Za-z]:\\" + _WIN_PATH,  # Windows path C:\dir\file (up to a space, quote or separator)
+        r"\\\\[^\s\\,;\"'<>|]+\\" + _WIN_PATH,  # UNC path \\server\share\...
     )), WILDCARD),
     # every digit run (a number hanging off a letter too: U11, bglio716, eth0)
     (r"[0-9]+", WILDCARD),
-    # absolute paths (two or more segments; a masked digit run inside one is still part of it, so this
-    # may run after the digits)
-    (r"(^|[\s(\[=:,])(?:/[^\s/,;()\[\]]+){2,}/?", "${1}" + WILDCARD),
+    # paths of two or more segments, absolute (/var/log/x) or relative (conf/app/x.yaml: a first segment
+    # without '=' or ':', so key=a/b keeps its key); a masked digit run inside one is still part of it, so
+    # this may run after the digits
+    (r"(^|[\s(\[=:,])(?:[^\s/,;()\[\]=:]+)?(?:/[^\s/,;()\[\]]+){2,}/?", "${1}" + WILDCARD),
     # then what a number drags along: the rest of a hex number (00105e84), a size unit (12 KB, 3GiB), a
     # duration unit (250ms), a sign (blk_-42)
     (r"<\*>(?:[0-9a-fA-F]*<\*>)*[0-9a-fA-F]+" + _B, WILDCARD),
     (r"<\*> ?(?:[KMGTPE]i?B|B|bytes)" + _B + r"|<\*>(?:[KMGTPE]|ns|us|µs|ms|s|m|h|d)" + _B, WILDCARD),
     (r"(^|[^A-Za-z0-9<])[-+]<\*>", "${1}" + WILDCARD),
     (r"<\*>(?:[.:/_,\-]*<\*>)+", WILDCARD),                 # masks joined by punctuation: <*>.<*>:<*>
-    (r"=[^\s,;)\]]+", "=" + WILDCARD),                      # key=value values
+    (r"=[^\s,;)\]|&]+", "=" + WILDCARD),                    # key=value values (a=1|b=2, a=1&b=2: each)
 )
 
 
