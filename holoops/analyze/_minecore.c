@@ -13,9 +13,8 @@
  *       the default masks after the digit runs (paths ... key=value), each with its regex's semantics.
  *   shapes(masked) -> list[tuple[str, ...]]
  *       str.split() of every line; a run of identical tokens holding "<*>" collapses to one token.
- *   group_shapes(shapes, min_distinct, key_tokens, same_kind) -> list[tuple[str, ...]]
- *       the template of every shape, by the rule of patterns._group_shapes (same_kind is its Python
- *       predicate, called for the few groups that the distinct-value count does not settle).
+ *   group_shapes(shapes, min_distinct, first_token_max, pair_ratio) -> list[tuple[str, ...]]
+ *       the template of every shape, by the rule of patterns._group_shapes and patterns._split.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -363,13 +362,17 @@ static inline int boundary(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t j)
     return left != right;
 }
 
-/* (^|[\s(\[=:,])(?:/[^\s/,;()\[\]]+){2,}/?  ->  ${1}<*> */
+/* (^|[\s(\[=:,])(?:[^\s/,;()\[\]=:]+)?(?:/[^\s/,;()\[\]]+){2,}/?  ->  ${1}<*> */
 static inline int path_stop(Py_UCS4 c)
 {
     return is_space(c) || c == '/' || c == ',' || c == ';' || c == '(' || c == ')' || c == '[' || c == ']';
 }
 static Py_ssize_t path_end(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t j) /* end of the segments, or -1 */
 {
+    /* the optional relative first segment: greedy, and no shorter one can be followed by '/' (a segment
+     * never holds one), so only the longest is tried; without it the slashes start at j */
+    while (j < n && !path_stop(s[j]) && s[j] != '=' && s[j] != ':')
+        j++;
     int count = 0;
     while (j + 1 < n && s[j] == '/' && !path_stop(s[j + 1])) {
         j += 2;
@@ -527,8 +530,11 @@ static Py_ssize_t joined_end(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
 }
 static int m_joined(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o) { return replace_from_wild(s, n, o, joined_end); }
 
-/* =[^\s,;)\]]+  ->  =<*> */
-static inline int kv_stop(Py_UCS4 c) { return is_space(c) || c == ',' || c == ';' || c == ')' || c == ']'; }
+/* =[^\s,;)\]|&]+  ->  =<*> */
+static inline int kv_stop(Py_UCS4 c)
+{
+    return is_space(c) || c == ',' || c == ';' || c == ')' || c == ']' || c == '|' || c == '&';
+}
 static int m_kv(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o)
 {
     Py_ssize_t i = 0;
@@ -700,331 +706,480 @@ fail:
 
 
 /* ---------------------------------------------------------------------------------------------- */
-/* group_shapes: the C twin of patterns._group_shapes (see its docstring for the rule). */
+/* group_shapes: the C twin of patterns._group_shapes and patterns._split (see their docstrings for the
+ * rule). Tokens are interned to dense ids first, so everything after is integer work: column
+ * frequencies, each row's key, the initial groups (hashed key vectors), then an explicit stack of
+ * row segments that split by one column each. The result does not depend on the order in which groups
+ * or segments are processed (a row's template depends only on the rows of its final segment). */
 
 typedef struct {
-    uint64_t key;
-    Py_ssize_t r;
-} keyrow_t;
+    int32_t *tok;        /* token ids of the distinct rows, row r at tok + off[r] */
+    Py_ssize_t *off;
+    Py_ssize_t *len;
+    char *wild;          /* per token id: the token is "<*>" */
+    char *masked;        /* per token id: the token holds "<*>" */
+    Py_ssize_t *stamp;   /* per token id: epoch of the last visit (distinct counting) */
+    Py_ssize_t *slot;    /* per token id: part index during a split */
+    Py_ssize_t epoch;
+    uint64_t *pairs;     /* open-addressing set of (id, id) pairs */
+    Py_ssize_t *pstamp;  /* its slots' epochs */
+    Py_ssize_t pcap;
+} gs_t;
 
-static int cmp_keyrow(const void *a, const void *b)
+static inline uint64_t mix64(uint64_t x)
 {
-    const keyrow_t *x = a, *y = b;
-    if (x->key != y->key)
-        return x->key < y->key ? -1 : 1;
-    return (x->r > y->r) - (x->r < y->r);
+    x ^= x >> 33;
+    x *= MIX2;
+    x ^= x >> 29;
+    x *= MIX;
+    x ^= x >> 32;
+    return x;
 }
 
-/* rows a and b (tuples of n str) equal at every position but p? 1/0, -1 on error */
-static int equal_off(PyObject *a, PyObject *b, Py_ssize_t n, Py_ssize_t p)
+/* distinct (a, b) pairs over rows[0..m) at columns p and q, counting stops once above limit */
+static Py_ssize_t count_pairs(gs_t *g, const Py_ssize_t *rows, Py_ssize_t m, Py_ssize_t p, Py_ssize_t q,
+                              double limit)
 {
-    for (Py_ssize_t q = 0; q < n; q++) {
-        if (q == p)
-            continue;
-        PyObject *x = PyTuple_GET_ITEM(a, q), *y = PyTuple_GET_ITEM(b, q);
-        if (x == y)
-            continue;
-        const int eq = PyObject_RichCompareBool(x, y, Py_EQ);
-        if (eq <= 0)
-            return eq;
-    }
-    return 1;
-}
-
-typedef struct {
-    PyObject *rows;  /* list of tuples, owned */
-    Py_ssize_t n;    /* tokens per row */
-    uint64_t *th;    /* token hashes, R * n */
-    uint64_t *tot;   /* per-row sum of token hashes */
-} class_t;
-
-static int class_hash(class_t *c)
-{
-    const Py_ssize_t R = PyList_GET_SIZE(c->rows), n = c->n;
-    PyMem_Free(c->th);
-    PyMem_Free(c->tot);
-    c->th = PyMem_Malloc((size_t)(R * n + 1) * sizeof(uint64_t));
-    c->tot = PyMem_Malloc((size_t)(R + 1) * sizeof(uint64_t));
-    if (c->th == NULL || c->tot == NULL) {
-        PyErr_NoMemory();
-        return -1;
-    }
-    for (Py_ssize_t r = 0; r < R; r++) {
-        PyObject *row = PyList_GET_ITEM(c->rows, r);
-        uint64_t t = 0;
-        for (Py_ssize_t q = 0; q < n; q++) {
-            const Py_hash_t h = PyObject_Hash(PyTuple_GET_ITEM(row, q));
-            if (h == -1 && PyErr_Occurred())
-                return -1;
-            c->th[r * n + q] = (uint64_t)h;
-            t += (uint64_t)h;
-        }
-        c->tot[r] = t;
-    }
-    return 0;
-}
-
-/* decide one group of rows (indices members[0..m)) at position p; on merge, record repl and append the
- * merged row to add and mark members in drop. Returns 0/1 (merged) or -1 on error. */
-static int decide(class_t *c, Py_ssize_t p, const Py_ssize_t *members, Py_ssize_t m, Py_ssize_t min_distinct,
-                  Py_ssize_t key_tokens, PyObject *same_kind, PyObject *repl, PyObject *add, char *drop)
-{
-    PyObject *values = PySet_New(NULL);
-    if (values == NULL)
-        return -1;
-    for (Py_ssize_t i = 0; i < m; i++)
-        if (PySet_Add(values, PyTuple_GET_ITEM(PyList_GET_ITEM(c->rows, members[i]), p)) < 0)
-            goto error;
-    int ok;
-    if (p < key_tokens) {
-        const int wild = PySet_Contains(values, WILD);
-        if (wild < 0)
-            goto error;
-        ok = 0;
-        if (!wild) {
-            PyObject *res = PyObject_CallOneArg(same_kind, values);
-            if (res == NULL)
-                goto error;
-            ok = PyObject_IsTrue(res);
-            Py_DECREF(res);
-        }
-    }
-    else if (PySet_GET_SIZE(values) >= min_distinct)
-        ok = 1;
-    else {
-        PyObject *res = PyObject_CallOneArg(same_kind, values);
-        if (res == NULL)
-            goto error;
-        ok = PyObject_IsTrue(res);
-        Py_DECREF(res);
-    }
-    Py_DECREF(values);
-    if (ok <= 0)
-        return ok;
-    PyObject *first = PyList_GET_ITEM(c->rows, members[0]);
-    PyObject *merged = PyTuple_New(c->n);
-    if (merged == NULL)
-        return -1;
-    for (Py_ssize_t q = 0; q < c->n; q++) {
-        PyObject *t = q == p ? WILD : PyTuple_GET_ITEM(first, q);
-        Py_INCREF(t);
-        PyTuple_SET_ITEM(merged, q, t);
-    }
+    const Py_ssize_t e = ++g->epoch, mask = g->pcap - 1;
+    Py_ssize_t count = 0;
     for (Py_ssize_t i = 0; i < m; i++) {
-        PyObject *row = PyList_GET_ITEM(c->rows, members[i]);
-        const int same = PyObject_RichCompareBool(row, merged, Py_EQ);
-        if (same < 0 || (!same && PyDict_SetItem(repl, row, merged) < 0)) {
-            Py_DECREF(merged);
-            return -1;
+        const int32_t *t = g->tok + g->off[rows[i]];
+        const uint64_t key = ((uint64_t)(uint32_t)t[p] << 32) | (uint32_t)t[q];
+        Py_ssize_t h = (Py_ssize_t)(mix64(key) & (uint64_t)mask);
+        while (g->pstamp[h] == e && g->pairs[h] != key)
+            h = (h + 1) & mask;
+        if (g->pstamp[h] != e) {
+            g->pstamp[h] = e;
+            g->pairs[h] = key;
+            if ((double)++count > limit)
+                return count;
         }
-        drop[members[i]] = 1;
     }
-    const int rc = PyList_Append(add, merged);
-    Py_DECREF(merged);
-    return rc < 0 ? -1 : 1;
-error:
-    Py_DECREF(values);
-    return -1;
+    return count;
 }
 
-/* group one class of rows of equal length until nothing changes; merges go into repl */
-static int group_class(class_t *c, Py_ssize_t min_distinct, Py_ssize_t key_tokens, PyObject *same_kind,
-                       PyObject *repl)
+typedef struct {
+    Py_ssize_t start, m, node;
+} seg_t;
+
+typedef struct {
+    Py_ssize_t parent, col; /* col -1: a group's root, whose fixed columns are its key's */
+} node_t;
+
+/* split the initial group rows[0..m) (equal at the columns where key >= 0) into templates; templ[r]
+ * receives the template of distinct row r (a new reference) */
+static int split_group(gs_t *g, Py_ssize_t *rows, Py_ssize_t m, Py_ssize_t n, const int32_t *key,
+                       Py_ssize_t min_distinct, Py_ssize_t first_max, double ratio, PyObject *const *toks,
+                       PyObject **templ, Py_ssize_t *scratch)
 {
-    const Py_ssize_t n = c->n;
-    long *stamp = PyMem_Calloc((size_t)n + 1, sizeof(long)), *seen = PyMem_Malloc(((size_t)n + 1) * sizeof(long));
-    keyrow_t *kr = NULL;
-    Py_ssize_t *members = NULL;
-    char *drop = NULL;
     int rc = -1;
-    if (stamp == NULL || seen == NULL) {
+    seg_t *stack = PyMem_Malloc(sizeof(seg_t) * (size_t)(m + 1));
+    node_t *nodes = PyMem_Malloc(sizeof(node_t) * (size_t)(2 * m + 1));
+    char *fixed = PyMem_Malloc((size_t)n + 1);
+    Py_ssize_t *dist = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
+    Py_ssize_t *pd = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
+    Py_ssize_t *pp = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
+    Py_ssize_t *sizes = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(m + 1));
+    if (stack == NULL || nodes == NULL || fixed == NULL || dist == NULL || pd == NULL || pp == NULL || sizes == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    for (Py_ssize_t q = 0; q < n; q++)
-        seen[q] = -1;
-    if (class_hash(c) < 0)
-        goto done;
-    long version = 0;
-    int changed = 1;
-    while (changed) {
-        changed = 0;
+    Py_ssize_t top = 0, nn = 0;
+    nodes[nn++] = (node_t){-1, -1};
+    stack[top++] = (seg_t){0, m, 0};
+    while (top > 0) {
+        const seg_t sg = stack[--top];
+        Py_ssize_t *seg = rows + sg.start;
+        const Py_ssize_t sm = sg.m;
+        for (Py_ssize_t p = 0; p < n; p++)
+            fixed[p] = key[p] >= 0;
+        for (Py_ssize_t v = sg.node; v >= 0; v = nodes[v].parent)
+            if (nodes[v].col >= 0)
+                fixed[nodes[v].col] = 1;
+        Py_ssize_t best_d = -1, best_p = -1, np = 0;
         for (Py_ssize_t p = 0; p < n; p++) {
-            if (seen[p] >= 0) {
-                long mx = -1;
-                for (Py_ssize_t q = 0; q < n; q++)
-                    if (q != p && stamp[q] > mx)
-                        mx = stamp[q];
-                if (mx <= seen[p])
-                    continue;
-            }
-            seen[p] = version;
-            const Py_ssize_t R = PyList_GET_SIZE(c->rows);
-            PyMem_Free(kr);
-            PyMem_Free(members);
-            PyMem_Free(drop);
-            kr = PyMem_Malloc((size_t)R * sizeof(keyrow_t));
-            members = PyMem_Malloc((size_t)R * sizeof(Py_ssize_t));
-            drop = PyMem_Calloc((size_t)R, 1);
-            if (kr == NULL || members == NULL || drop == NULL) {
-                PyErr_NoMemory();
-                goto done;
-            }
-            for (Py_ssize_t r = 0; r < R; r++) {
-                kr[r].key = c->tot[r] - c->th[r * n + p];
-                kr[r].r = r;
-            }
-            qsort(kr, (size_t)R, sizeof(keyrow_t), cmp_keyrow);
-            PyObject *add = PyList_New(0);
-            if (add == NULL)
-                goto done;
-            for (Py_ssize_t a = 0; a < R;) {
-                Py_ssize_t b = a + 1;
-                while (b < R && kr[b].key == kr[a].key)
-                    b++;
-                /* rows a..b share the hash key: split them into exact groups (collisions only merge keys) */
-                for (Py_ssize_t i = a; b - a > 1 && i < b; i++) {
-                    if (kr[i].r < 0)
-                        continue;
-                    Py_ssize_t m = 0;
-                    members[m++] = kr[i].r;
-                    PyObject *head = PyList_GET_ITEM(c->rows, kr[i].r);
-                    for (Py_ssize_t j = i + 1; j < b; j++) {
-                        if (kr[j].r < 0)
-                            continue;
-                        const int eq = equal_off(head, PyList_GET_ITEM(c->rows, kr[j].r), n, p);
-                        if (eq < 0) {
-                            Py_DECREF(add);
-                            goto done;
-                        }
-                        if (eq) {
-                            members[m++] = kr[j].r;
-                            kr[j].r = -1;
-                        }
-                    }
-                    kr[i].r = -1;
-                    if (m > 1 && decide(c, p, members, m, min_distinct, key_tokens, same_kind, repl, add, drop) < 0) {
-                        Py_DECREF(add);
-                        goto done;
-                    }
+            dist[p] = 1;
+            if (fixed[p])
+                continue;
+            const Py_ssize_t e = ++g->epoch;
+            Py_ssize_t d = 0, masked = 0;
+            int bare = 0;
+            for (Py_ssize_t i = 0; i < sm; i++) {
+                const int32_t id = g->tok[g->off[seg[i]] + p];
+                if (g->stamp[id] != e) {
+                    g->stamp[id] = e;
+                    d++;
+                    bare |= g->wild[id];
+                    masked += g->masked[id];
                 }
-                a = b;
             }
-            if (PyList_GET_SIZE(add) > 0) {
-                PyObject *rows = PyList_New(0);
-                if (rows == NULL) {
-                    Py_DECREF(add);
-                    goto done;
-                }
-                for (Py_ssize_t r = 0; r < R; r++)
-                    if (!drop[r] && PyList_Append(rows, PyList_GET_ITEM(c->rows, r)) < 0) {
-                        Py_DECREF(rows);
-                        Py_DECREF(add);
-                        goto done;
-                    }
-                for (Py_ssize_t i = 0; i < PyList_GET_SIZE(add); i++)
-                    if (PyList_Append(rows, PyList_GET_ITEM(add, i)) < 0) {
-                        Py_DECREF(rows);
-                        Py_DECREF(add);
-                        goto done;
-                    }
-                Py_SETREF(c->rows, rows);
-                if (class_hash(c) < 0) {
-                    Py_DECREF(add);
-                    goto done;
-                }
-                version++;
-                stamp[p] = version;
-                changed = 1;
+            dist[p] = d;
+            if (d == 1 || bare)
+                continue;
+            if (masked == d || !((p == 0 && masked == 0 && d < first_max) || d < min_distinct)) {
+                pd[np] = d;
+                pp[np++] = p;
             }
-            Py_DECREF(add);
+            else if (best_d < 0 || d < best_d) {
+                best_d = d;
+                best_p = p;
+            }
         }
+        if (best_d < 0 && ratio > 0) {
+            for (Py_ssize_t i = 0; i < np; i++)
+                for (Py_ssize_t j = i + 1; j < np; j++) {
+                    const Py_ssize_t mm = pd[i] < pd[j] ? pd[i] : pd[j];
+                    if (best_d >= 0 && mm >= best_d)
+                        continue;
+                    const double limit = ratio * (double)mm;
+                    if ((double)count_pairs(g, seg, sm, pp[i], pp[j], limit) <= limit) {
+                        best_d = mm;
+                        best_p = pd[i] <= pd[j] ? pp[i] : pp[j];
+                    }
+                }
+        }
+        if (best_d < 0) { /* one template */
+            const int32_t *first = g->tok + g->off[seg[0]];
+            PyObject *t = PyTuple_New(n);
+            if (t == NULL)
+                goto done;
+            for (Py_ssize_t p = 0; p < n; p++) {
+                PyObject *x = dist[p] == 1 ? toks[first[p]] : WILD;
+                Py_INCREF(x);
+                PyTuple_SET_ITEM(t, p, x);
+            }
+            for (Py_ssize_t i = 0; i < sm; i++) {
+                Py_INCREF(t);
+                Py_XSETREF(templ[seg[i]], t);
+            }
+            Py_DECREF(t);
+            continue;
+        }
+        /* stable partition of the segment by the value at best_p, parts in first-seen order */
+        const Py_ssize_t e = ++g->epoch;
+        Py_ssize_t parts = 0;
+        for (Py_ssize_t i = 0; i < sm; i++) {
+            const int32_t id = g->tok[g->off[seg[i]] + best_p];
+            if (g->stamp[id] != e) {
+                g->stamp[id] = e;
+                g->slot[id] = parts;
+                sizes[parts++] = 0;
+            }
+            sizes[g->slot[id]]++;
+        }
+        Py_ssize_t acc = 0;
+        for (Py_ssize_t k = 0; k < parts; k++) {
+            const Py_ssize_t sz = sizes[k];
+            sizes[k] = acc;
+            nodes[nn] = (node_t){sg.node, best_p};
+            stack[top++] = (seg_t){sg.start + acc, sz, nn};
+            acc += sz;
+        }
+        nn++;
+        for (Py_ssize_t i = 0; i < sm; i++) {
+            const int32_t id = g->tok[g->off[seg[i]] + best_p];
+            scratch[sizes[g->slot[id]]++] = seg[i];
+        }
+        memcpy(seg, scratch, sizeof(Py_ssize_t) * (size_t)sm);
     }
     rc = 0;
 done:
-    PyMem_Free(stamp);
-    PyMem_Free(seen);
-    PyMem_Free(kr);
-    PyMem_Free(members);
-    PyMem_Free(drop);
+    PyMem_Free(stack);
+    PyMem_Free(nodes);
+    PyMem_Free(fixed);
+    PyMem_Free(dist);
+    PyMem_Free(pd);
+    PyMem_Free(pp);
+    PyMem_Free(sizes);
     return rc;
+}
+
+static int cmp_desc(const void *a, const void *b)
+{
+    const Py_ssize_t x = *(const Py_ssize_t *)a, y = *(const Py_ssize_t *)b;
+    return (x < y) - (x > y);
+}
+
+/* group the distinct rows rows[0..R) of n tokens each (one length): frequencies, keys, initial groups,
+ * then split_group on each */
+static int group_length(gs_t *g, Py_ssize_t *rows, Py_ssize_t R, Py_ssize_t n, Py_ssize_t min_distinct,
+                        Py_ssize_t first_max, double ratio, PyObject *const *toks, PyObject *distinct,
+                        PyObject **templ, Py_ssize_t *cnt)
+{
+    if (R == 1) {
+        PyObject *row = PyList_GET_ITEM(distinct, rows[0]);
+        Py_INCREF(row);
+        Py_XSETREF(templ[rows[0]], row);
+        return 0;
+    }
+    int rc = -1;
+    Py_ssize_t *freq = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(R * n + 1));
+    int32_t *keys = PyMem_Malloc(sizeof(int32_t) * (size_t)(R * n + 1));
+    Py_ssize_t *tmp = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
+    Py_ssize_t cap = 1;
+    while (cap < 2 * R)
+        cap <<= 1;
+    Py_ssize_t *table = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)cap); /* slot -> group (-1 empty) */
+    Py_ssize_t *head = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)R);   /* group -> its first row's position */
+    Py_ssize_t *gid = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)R);
+    Py_ssize_t *gsize = PyMem_Calloc((size_t)R, sizeof(Py_ssize_t));
+    Py_ssize_t *order = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)R);
+    Py_ssize_t *scratch = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)R);
+    if (freq == NULL || keys == NULL || tmp == NULL || table == NULL || head == NULL || gid == NULL || gsize == NULL
+        || order == NULL || scratch == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* column frequencies: rows holding each token at each position (cnt is zero between uses) */
+    for (Py_ssize_t p = 0; p < n; p++) {
+        for (Py_ssize_t i = 0; i < R; i++)
+            cnt[g->tok[g->off[rows[i]] + p]]++;
+        for (Py_ssize_t i = 0; i < R; i++) {
+            const int32_t id = g->tok[g->off[rows[i]] + p];
+            freq[i * n + p] = g->wild[id] ? 0 : cnt[id];
+        }
+        for (Py_ssize_t i = 0; i < R; i++)
+            cnt[g->tok[g->off[rows[i]] + p]] = 0;
+    }
+    for (Py_ssize_t s = 0; s < cap; s++)
+        table[s] = -1;
+    Py_ssize_t ngroups = 0;
+    for (Py_ssize_t i = 0; i < R; i++) {
+        const Py_ssize_t *f = freq + i * n;
+        Py_ssize_t k = 0;
+        for (Py_ssize_t p = 0; p < n; p++)
+            if (f[p] > 0)
+                tmp[k++] = f[p];
+        qsort(tmp, (size_t)k, sizeof(Py_ssize_t), cmp_desc);
+        Py_ssize_t topv = 0, topc = 0;
+        for (Py_ssize_t a = 0; a < k;) {
+            Py_ssize_t b = a + 1;
+            while (b < k && tmp[b] == tmp[a])
+                b++;
+            if (b - a > topc) { /* descending values: a tie keeps the higher frequency */
+                topc = b - a;
+                topv = tmp[a];
+            }
+            a = b;
+        }
+        int32_t *kv = keys + i * n;
+        const int32_t *t = g->tok + g->off[rows[i]];
+        uint64_t h = MIX;
+        for (Py_ssize_t p = 0; p < n; p++) {
+            kv[p] = (topc > 0 && f[p] == topv) ? t[p] : -1;
+            h = (h ^ (uint64_t)(uint32_t)kv[p]) * MIX2;
+        }
+        Py_ssize_t s = (Py_ssize_t)(mix64(h) & (uint64_t)(cap - 1));
+        while (table[s] >= 0 && memcmp(keys + head[table[s]] * n, kv, sizeof(int32_t) * (size_t)n) != 0)
+            s = (s + 1) & (cap - 1);
+        if (table[s] < 0) {
+            table[s] = ngroups;
+            head[ngroups++] = i;
+        }
+        gid[i] = table[s];
+        gsize[gid[i]]++;
+    }
+    /* rows of each group contiguous in order, groups in first-seen order */
+    Py_ssize_t acc = 0;
+    for (Py_ssize_t q = 0; q < ngroups; q++) {
+        const Py_ssize_t sz = gsize[q];
+        gsize[q] = acc;
+        acc += sz;
+    }
+    for (Py_ssize_t i = 0; i < R; i++)
+        order[gsize[gid[i]]++] = rows[i];
+    Py_ssize_t start = 0;
+    for (Py_ssize_t q = 0; q < ngroups; q++) {
+        const Py_ssize_t end = gsize[q];
+        if (split_group(g, order + start, end - start, n, keys + head[q] * n, min_distinct, first_max, ratio, toks,
+                        templ, scratch) < 0)
+            goto done;
+        start = end;
+    }
+    rc = 0;
+done:
+    PyMem_Free(freq);
+    PyMem_Free(keys);
+    PyMem_Free(tmp);
+    PyMem_Free(table);
+    PyMem_Free(head);
+    PyMem_Free(gid);
+    PyMem_Free(gsize);
+    PyMem_Free(order);
+    PyMem_Free(scratch);
+    return rc;
+}
+
+static int cmp_len_idx(const void *a, const void *b)
+{
+    const Py_ssize_t *x = a, *y = b; /* (len, index) pairs */
+    if (x[0] != y[0])
+        return x[0] < y[0] ? -1 : 1;
+    return (x[1] > y[1]) - (x[1] < y[1]);
 }
 
 static PyObject *group_shapes(PyObject *self, PyObject *args)
 {
-    PyObject *shapes_list, *same_kind;
-    Py_ssize_t min_distinct, key_tokens;
+    PyObject *shapes_list;
+    Py_ssize_t min_distinct, first_max;
+    double ratio;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!nnO:group_shapes", &PyList_Type, &shapes_list, &min_distinct, &key_tokens,
-                          &same_kind))
+    if (!PyArg_ParseTuple(args, "O!nnd:group_shapes", &PyList_Type, &shapes_list, &min_distinct, &first_max, &ratio))
         return NULL;
-    if (key_tokens < 0)
-        key_tokens = 0;
-    const Py_ssize_t n = PyList_GET_SIZE(shapes_list);
-    PyObject *by_len = PyDict_New(), *seen = PyDict_New(), *repl = PyDict_New(), *out = NULL;
-    if (by_len == NULL || seen == NULL || repl == NULL)
+    const Py_ssize_t N = PyList_GET_SIZE(shapes_list);
+    PyObject *seen = PyDict_New(), *distinct = PyList_New(0), *tokid = PyDict_New(), *toklist = PyList_New(0);
+    PyObject *out = NULL, **templ = NULL;
+    Py_ssize_t *row_of = NULL, *bylen = NULL, *cnt = NULL, *rows = NULL;
+    gs_t g = {0};
+    Py_ssize_t ntok = 0, cap_tok = 0, R = 0;
+    if (seen == NULL || distinct == NULL || tokid == NULL || toklist == NULL)
         goto done;
-    for (Py_ssize_t i = 0; i < n; i++) { /* distinct shapes by length, first-seen order */
+    row_of = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(N + 1));
+    if (row_of == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    /* distinct rows (first-seen order) and their tokens as ids */
+    for (Py_ssize_t i = 0; i < N; i++) {
         PyObject *sh = PyList_GET_ITEM(shapes_list, i);
         if (!PyTuple_Check(sh)) {
             PyErr_Format(PyExc_TypeError, "shape %zd is %.100s, not tuple", i, Py_TYPE(sh)->tp_name);
             goto done;
         }
-        const int known = PyDict_Contains(seen, sh);
-        if (known < 0 || (!known && PyDict_SetItem(seen, sh, Py_None) < 0))
-            goto done;
-        if (known)
+        PyObject *known = PyDict_GetItemWithError(seen, sh);
+        if (known != NULL) {
+            row_of[i] = PyLong_AsSsize_t(known);
             continue;
-        PyObject *len = PyLong_FromSsize_t(PyTuple_GET_SIZE(sh));
-        if (len == NULL)
+        }
+        if (PyErr_Occurred())
             goto done;
-        PyObject *rows = PyDict_GetItemWithError(by_len, len);
-        if (rows == NULL) {
-            if (PyErr_Occurred() || (rows = PyList_New(0)) == NULL || PyDict_SetItem(by_len, len, rows) < 0) {
-                Py_XDECREF(rows);
-                Py_DECREF(len);
+        PyObject *idx = PyLong_FromSsize_t(R);
+        if (idx == NULL || PyDict_SetItem(seen, sh, idx) < 0 || PyList_Append(distinct, sh) < 0) {
+            Py_XDECREF(idx);
+            goto done;
+        }
+        Py_DECREF(idx);
+        row_of[i] = R++;
+        const Py_ssize_t m = PyTuple_GET_SIZE(sh);
+        if (ntok + m > cap_tok) {
+            cap_tok = 2 * (ntok + m) + 64;
+            int32_t *t = PyMem_Realloc(g.tok, sizeof(int32_t) * (size_t)cap_tok);
+            if (t == NULL) {
+                PyErr_NoMemory();
                 goto done;
             }
-            Py_DECREF(rows); /* the dict holds it */
+            g.tok = t;
         }
-        Py_DECREF(len);
-        if (PyList_Append(rows, sh) < 0)
-            goto done;
+        for (Py_ssize_t k = 0; k < m; k++) {
+            PyObject *tk = PyTuple_GET_ITEM(sh, k);
+            if (!PyUnicode_Check(tk)) {
+                PyErr_Format(PyExc_TypeError, "shape %zd holds %.100s, not str", i, Py_TYPE(tk)->tp_name);
+                goto done;
+            }
+            PyObject *id = PyDict_GetItemWithError(tokid, tk);
+            if (id == NULL) {
+                if (PyErr_Occurred())
+                    goto done;
+                const Py_ssize_t v = PyList_GET_SIZE(toklist);
+                if (v >= INT32_MAX) {
+                    PyErr_SetString(PyExc_OverflowError, "too many distinct tokens");
+                    goto done;
+                }
+                id = PyLong_FromSsize_t(v);
+                if (id == NULL || PyDict_SetItem(tokid, tk, id) < 0 || PyList_Append(toklist, tk) < 0) {
+                    Py_XDECREF(id);
+                    goto done;
+                }
+                Py_DECREF(id);
+                g.tok[ntok + k] = (int32_t)v;
+            }
+            else
+                g.tok[ntok + k] = (int32_t)PyLong_AsSsize_t(id);
+        }
+        ntok += m;
     }
-    PyObject *len, *rows;
-    Py_ssize_t pos = 0;
-    while (PyDict_Next(by_len, &pos, &len, &rows)) {
-        if (PyList_GET_SIZE(rows) < 2)
-            continue;
-        class_t c = {NULL, PyLong_AsSsize_t(len), NULL, NULL};
-        c.rows = PyList_GetSlice(rows, 0, PyList_GET_SIZE(rows));
-        if (c.rows == NULL)
-            goto done;
-        const int rc = group_class(&c, min_distinct, key_tokens, same_kind, repl);
-        Py_DECREF(c.rows);
-        PyMem_Free(c.th);
-        PyMem_Free(c.tot);
-        if (rc < 0)
-            goto done;
+    /* offsets, lengths, per-token flags */
+    const Py_ssize_t V = PyList_GET_SIZE(toklist);
+    g.off = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(R + 1));
+    g.len = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(R + 1));
+    g.wild = PyMem_Malloc((size_t)V + 1);
+    g.masked = PyMem_Malloc((size_t)V + 1);
+    g.stamp = PyMem_Calloc((size_t)V + 1, sizeof(Py_ssize_t));
+    g.slot = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(V + 1));
+    cnt = PyMem_Calloc((size_t)V + 1, sizeof(Py_ssize_t));
+    bylen = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * (size_t)(R + 1));
+    rows = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(R + 1));
+    templ = PyMem_Calloc((size_t)R + 1, sizeof(PyObject *));
+    g.pcap = 1;
+    while (g.pcap < 2 * R)
+        g.pcap <<= 1;
+    g.pairs = PyMem_Malloc(sizeof(uint64_t) * (size_t)g.pcap);
+    g.pstamp = PyMem_Calloc((size_t)g.pcap, sizeof(Py_ssize_t));
+    if (g.off == NULL || g.len == NULL || g.wild == NULL || g.masked == NULL || g.stamp == NULL || g.slot == NULL
+        || cnt == NULL || bylen == NULL || rows == NULL || templ == NULL || g.pairs == NULL || g.pstamp == NULL) {
+        PyErr_NoMemory();
+        goto done;
     }
-    out = PyList_New(n);
+    Py_ssize_t o = 0;
+    for (Py_ssize_t r = 0; r < R; r++) {
+        g.off[r] = o;
+        g.len[r] = PyTuple_GET_SIZE(PyList_GET_ITEM(distinct, r));
+        o += g.len[r];
+        bylen[2 * r] = g.len[r];
+        bylen[2 * r + 1] = r;
+    }
+    for (Py_ssize_t v = 0; v < V; v++) {
+        PyObject *tk = PyList_GET_ITEM(toklist, v);
+        const int eq = PyUnicode_Compare(tk, WILD) == 0;
+        const int has = PyUnicode_Contains(tk, WILD);
+        if (has < 0)
+            goto done;
+        g.wild[v] = (char)eq;
+        g.masked[v] = (char)has;
+    }
+    qsort(bylen, (size_t)R, 2 * sizeof(Py_ssize_t), cmp_len_idx);
+    PyObject *const *toks = ((PyListObject *)toklist)->ob_item;
+    for (Py_ssize_t a = 0; a < R;) {
+        Py_ssize_t b = a;
+        while (b < R && bylen[2 * b] == bylen[2 * a]) {
+            rows[b - a] = bylen[2 * b + 1];
+            b++;
+        }
+        if (group_length(&g, rows, b - a, bylen[2 * a], min_distinct, first_max, ratio, toks, distinct, templ,
+                         cnt) < 0)
+            goto done;
+        a = b;
+    }
+    out = PyList_New(N);
     if (out == NULL)
         goto done;
-    for (Py_ssize_t i = 0; i < n; i++) {
-        PyObject *sh = PyList_GET_ITEM(shapes_list, i), *next;
-        while ((next = PyDict_GetItemWithError(repl, sh)) != NULL)
-            sh = next;
-        if (PyErr_Occurred()) {
-            Py_CLEAR(out);
-            goto done;
-        }
-        Py_INCREF(sh);
-        PyList_SET_ITEM(out, i, sh);
+    for (Py_ssize_t i = 0; i < N; i++) {
+        PyObject *t = templ[row_of[i]];
+        Py_INCREF(t);
+        PyList_SET_ITEM(out, i, t);
     }
 done:
-    Py_XDECREF(by_len);
+    if (templ != NULL)
+        for (Py_ssize_t r = 0; r < R; r++)
+            Py_XDECREF(templ[r]);
+    PyMem_Free(templ);
+    PyMem_Free(row_of);
+    PyMem_Free(bylen);
+    PyMem_Free(cnt);
+    PyMem_Free(rows);
+    PyMem_Free(g.tok);
+    PyMem_Free(g.off);
+    PyMem_Free(g.len);
+    PyMem_Free(g.wild);
+    PyMem_Free(g.masked);
+    PyMem_Free(g.stamp);
+    PyMem_Free(g.slot);
+    PyMem_Free(g.pairs);
+    PyMem_Free(g.pstamp);
     Py_XDECREF(seen);
-    Py_XDECREF(repl);
+    Py_XDECREF(distinct);
+    Py_XDECREF(tokid);
+    Py_XDECREF(toklist);
     return out;
 }
 
@@ -1040,7 +1195,7 @@ static PyMethodDef methods[] = {
      "mask_tail(lines) -> lines with the default masks after the digit runs applied in order (paths, hex "
      "tails, units, signs, joined masks, key=value values), with the regexes' replace_all semantics."},
     {"group_shapes", group_shapes, METH_VARARGS,
-     "group_shapes(shapes, min_distinct, key_tokens, same_kind) -> the template tuple of every shape."},
+     "group_shapes(shapes, min_distinct, first_token_max, pair_ratio) -> the template tuple of every shape."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -5,18 +5,32 @@ level or logger prefix) into templates such as ``Failed password for <*> from <*
 How, in three steps, with one default configuration for any log (:class:`MinerConfig`):
 
 1. **Mask** (vectorised, Rust regex via polars, run once per *distinct* line): URLs, UUIDs, hex,
-   IPv4 addresses, MACs, dates, absolute paths, ``key=value`` values and every digit run with its
-   sign, hex tail or unit (``blk_-42`` -> ``blk_<*>``, ``23ms``/``4.0 KB`` -> ``<*>``, ``U11`` ->
-   ``U<*>``). A run of masks joined by punctuation becomes one ``<*>``.
+   IPv4 addresses, MACs, dates, e-mail addresses, Windows/UNC paths, paths of two or more segments
+   (absolute or relative), ``key=value`` values and every digit run with its sign, hex tail or unit
+   (``blk_-42`` -> ``blk_<*>``, ``23ms``/``4.0 KB`` -> ``<*>``, ``U11`` -> ``U<*>``). A run of masks
+   joined by punctuation becomes one ``<*>``. Masks only catch shapes that are variable in any log;
+   words (host, user, file, class names) are left to step 3.
 2. **Dedupe**: most logs collapse to a few hundred distinct masked shapes; everything after works on
    those shapes, which is where the speed comes from. With the default masks every ASCII digit is first
    zeroed in one C pass (the masks treat all digits alike, so this is exact), which merges lines that
    differ only in numbers before the regexes run; dedupe is exact, by Arrow's hash table (C++).
-3. **Group** shapes of equal token count: a position becomes a variable when, with every other
-   position fixed, it takes ``min_distinct`` or more values, or its values are one identifier with
-   variable parts (a bare ``<*>`` among literals; all values masked, e.g. ``rdd_<*>``/``broadcast_<*>``).
-   The first token is kept as part of the key (as Drain does) so ``boot (command <*>)`` and
-   ``halt (command <*>)`` stay apart. Repeats until nothing changes.
+3. **Group** the distinct token tuples (whitespace tokens, a run of equal masked tokens counted once)
+   by token count, then by column frequency, after Brain (Yu et al., "Brain: Log Parsing with
+   Bidirectional Parallel Tree", 2023): each token's frequency is the number of distinct tuples of
+   that length holding it at that position; a template's constants all occur in every one of its
+   tuples, so they share a frequency, and the frequency most of a tuple's tokens share (ties: the
+   higher) picks its key tokens. Tuples with the same key tokens form a group; a group then splits,
+   like a decision tree, on its column with the fewest distinct values among those that look constant
+   -- fewer than ``min_distinct`` values, or the first token while no value holds a mask (the first
+   word names the event, as in Drain), or two many-valued columns that vary together (at most
+   ``pair_ratio`` x as many distinct pairs as values: ``from NEW to UNASSIGNED``/``from ASSIGNED to
+   RUNNING``). A column with ``min_distinct`` or more values, a bare ``<*>``, or a mask in every value
+   is a variable. So host, user and file names become ``<*>`` without any digit in them, and two
+   variables that change at once (``<host> open through proxy <host>``) do not split a template.
+
+The defaults (``min_distinct=4``, ``pair_ratio=1.2``) are the ones ``benchmarks/bench_patterns.py``
+selects on all eight Loghub development datasets; its leave-one-dataset-out table (each dataset scored
+with the values chosen on the other seven) is the estimate for unseen logs (``benchmarks/RESULTS.md``).
 
 The per-line loops (digit-zeroed dedupe, every default mask after the identifier regex, tokenising,
 grouping) run in C where the optional extension :mod:`holoops.analyze._minecore` is built (``pip install`` compiles it; set
@@ -42,9 +56,8 @@ if TYPE_CHECKING:  # pragma: no cover
 WILDCARD = "<*>"
 
 _B = r"(?-u:\b)"  # ASCII word boundary (much faster than Unicode's in Rust regex)
-_PRE = r"(^|[^A-Za-z0-9<])"  # a number must not hang off a letter or digit: ee0 stays, node-17 is masked
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
-_WIN_PATH = r"[^\s,;\"'<>|]*"
+_WIN_PATH = "[^\\s,;\"'<>|]*"  # the rest of a Windows path: up to a space, quote or separator
 
 #: generic variable masks, applied in order (Rust regex syntax; ``${1}`` keeps a captured prefix).
 #: Nothing here is specific to one product's logs. The C core implements every mask after the first
@@ -62,8 +75,8 @@ DEFAULT_MASKS: tuple[tuple[str, str], ...] = (
         _B + r"[0-9a-fA-F]{2}(?:[:\-][0-9a-fA-F]{2}){5}" + _B,
         _B + r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? +" + _MONTH + r" +[0-9]{1,2}" + _B,
         r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+",  # e-mail address
-        _B + r"[A-Za-z]:\\" + _WIN_PATH,  # Windows path C:\dir\file (up to a space, quote or separator)
-        r"\\\\[^\s\\,;\"'<>|]+\\" + _WIN_PATH,  # UNC path \\server\share\...
+        _B + r"[A-Za-z]:\\" + _WIN_PATH,  # Windows path C:\dir\file
+        r"\\\\[^\s\\,;<>|]+\\" + _WIN_PATH,  # UNC path \\server\share\...
     )), WILDCARD),
     # every digit run (a number hanging off a letter too: U11, bglio716, eth0)
     (r"[0-9]+", WILDCARD),
@@ -87,10 +100,16 @@ class MinerConfig:
 
     #: (regex, replacement) pairs applied in order before grouping
     masks: tuple[tuple[str, str], ...] = DEFAULT_MASKS
-    #: a position with every other token fixed becomes a variable at this many distinct values
+    #: inside a group, a column (token position) that takes this many distinct values or more is a
+    #: variable; one with fewer splits the group (its values are constants of different templates)
     min_distinct: int = 4
-    #: the first this-many tokens are part of the group key (never merged across)
-    key_tokens: int = 1
+    #: the first token, when no value holds a mask, splits its group while it takes fewer than this many
+    #: values (a message's first word names the event, as in Drain); 0 treats it like any other column
+    first_token_max: int = 16
+    #: two variable-looking columns whose distinct value pairs number at most this times the smaller
+    #: column's distinct values vary together (``from NEW to RUNNING``): they split the group like
+    #: constants; 0 turns the rule off
+    pair_ratio: float = 1.2
     #: extra regexes (user-supplied, e.g. a product's request id) masked before the defaults
     extra_masks: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
@@ -318,107 +337,99 @@ def _shapes(masked: list[str]) -> list[tuple[str, ...]]:
     return out
 
 
-def _letters(s: str) -> int:
-    return sum(map(str.isalpha, s))
+def _split(rows: list[tuple[str, ...]], fixed: frozenset[int], config: MinerConfig,
+           out: dict[tuple[str, ...], tuple[str, ...]]) -> None:
+    """Split one initial group (``rows``: distinct token tuples of one length, equal at the columns in
+    ``fixed``) into templates, recording each row's template in ``out``.
 
-
-def _same_kind(values: set[str]) -> bool:
-    """True when differing tokens are one identifier with variable parts.
-
-    A bare ``<*>`` among literals, tokens that all hold a mask (``rdd_<*>``/``broadcast_<*>_piece0``),
-    or tokens that each hold a mask or a digit and share a prefix or
-    suffix with two or more letters (``attempt_<*>_m_<*>``/``attempt_<*>_r_<*>``, ``bglio7``/``bglio91``,
-    ``host7.corp.com``/``<*>x.corp.com``).
+    Each column that is not fixed and takes two or more values is classed: a bare ``<*>`` among its values,
+    or a mask in every value, makes it a variable; else the first column (values without masks, fewer than
+    ``first_token_max``) and any column with fewer than ``min_distinct`` values are split candidates; the
+    rest are variables. With no candidate, two variable columns (not holding a bare ``<*>``) whose distinct
+    pairs number at most ``pair_ratio`` times the smaller one's distinct values become one (the one with
+    fewer values). The group splits by the values of the candidate with the fewest values (ties: the
+    leftmost; among pairs, the first found), and each part goes through the same; a group with no candidate
+    is one template, ``<*>`` at every column that takes two or more values.
     """
-    if WILDCARD in values or all(WILDCARD in v for v in values):
-        return True
-    if not all(WILDCARD in v or any(map(str.isdigit, v)) for v in values):
-        return False
-    pre = os.path.commonprefix(list(values))
-    suf = os.path.commonprefix([v[::-1] for v in values])
-    return _letters(pre) >= 2 or _letters(suf) >= 2
+    n = len(rows[0])
+    first_max, t, ratio = config.first_token_max, config.min_distinct, config.pair_ratio
+    stack = [(rows, fixed)]
+    while stack:
+        rows, fixed = stack.pop()
+        cols = list(zip(*rows, strict=True))
+        dist = [1] * n
+        best_d = best_p = -1
+        pairable: list[tuple[int, int]] = []
+        for p in range(n):
+            if p in fixed:
+                continue
+            values = set(cols[p])
+            d = dist[p] = len(values)
+            if d == 1 or WILDCARD in values:
+                continue
+            masked = sum(WILDCARD in v for v in values)
+            if masked == d:
+                pairable.append((d, p))
+            elif (p == 0 and masked == 0 and d < first_max) or d < t:
+                if best_d < 0 or d < best_d:
+                    best_d, best_p = d, p
+            else:
+                pairable.append((d, p))
+        if best_d < 0 and ratio > 0:
+            for i, (dp, p) in enumerate(pairable):
+                for dq, q in pairable[i + 1:]:
+                    m = min(dp, dq)
+                    if (best_d < 0 or m < best_d) and len(set(zip(cols[p], cols[q], strict=True))) <= ratio * m:
+                        best_d, best_p = m, (p if dp <= dq else q)
+        if best_d < 0:
+            first = rows[0]
+            template = tuple(first[p] if dist[p] == 1 else WILDCARD for p in range(n))
+            for row in rows:
+                out[row] = template
+            continue
+        parts: dict[str, list[tuple[str, ...]]] = {}
+        for row, v in zip(rows, cols[best_p], strict=True):
+            parts.setdefault(v, []).append(row)
+        sub = fixed | {best_p}
+        stack.extend((part, sub) for part in parts.values())
 
 
 def _group_shapes(shapes: list[tuple[str, ...]], config: MinerConfig) -> list[tuple[str, ...]]:
-    """Map each distinct masked token tuple to its template tuple.
+    """Map each distinct masked token tuple to its template tuple (a frequency-then-split grouping, after
+    Brain, Yu et al. 2023).
 
-    Within each token count, position ``p`` is grouped by the other positions ("every other token
-    fixed"); a group whose values at ``p`` qualify becomes one row with ``<*>`` at ``p``; this repeats
-    until a pass changes nothing. Rows are kept distinct (a merged group is one row), so "no two rows
-    agree off ``p``" is just "all keys distinct". Each row keeps the sum of its token hashes: the key
-    "all positions but ``p``" is one subtraction, and a position is dismissed with C-level set sizes.
-    Keys that repeat are regrouped by the exact tokens (a hash collision can only merge keys, never split
-    one), so the result is exactly that of grouping by token tuples. A position is also skipped when no
-    other position changed since it was last grouped (its groups, and so its outcome, are unchanged).
+    Rows (distinct tuples) are grouped by token count. Within one count, every token is given its column
+    frequency: the number of rows holding it at that position (a bare ``<*>`` gets none). A template's
+    constants occur in every one of its rows, so they share one frequency; a row's *key* is the
+    frequency that most of its tokens share (ties: the higher), with the tokens at that frequency, and rows
+    with equal keys form an initial group. Each initial group is then split by :func:`_split` (columns with
+    few values split it, columns with many values are variables).
     """
     from collections import Counter
-    from operator import sub
 
     by_len: dict[int, list[tuple[str, ...]]] = {}
     for sh in dict.fromkeys(shapes):
         by_len.setdefault(len(sh), []).append(sh)
-    k = max(0, config.key_tokens)
-    min_distinct = config.min_distinct
-    repl: dict[tuple[str, ...], tuple[str, ...]] = {}  # row -> the row it was merged into
-    for n, rows in by_len.items():
-        if len(rows) < 2:
+    out: dict[tuple[str, ...], tuple[str, ...]] = {}
+    for rows in by_len.values():
+        if len(rows) == 1:
+            out[rows[0]] = rows[0]
             continue
-        totals = [sum(map(hash, row)) for row in rows]
-        cols: list[tuple[str, ...]] | None = None
-        stamp = [0] * n       # version of the last change at each position
-        seen = [-1] * n       # version when each position was last grouped
-        version = 0
-        changed = True
-        while changed:
-            changed = False
-            for p in range(n):
-                if seen[p] >= 0 and max(stamp[:p] + stamp[p + 1:], default=-1) <= seen[p]:
-                    continue
-                seen[p] = version
-                if cols is None:
-                    cols = list(zip(*rows, strict=True))
-                col = cols[p]
-                keys = list(map(sub, totals, map(hash, col)))
-                if len(set(keys)) == len(rows):  # no two rows agree off p
-                    continue
-                multi = {key for key, c in Counter(keys).items() if c > 1}
-                groups: dict[tuple[str, ...], list[int]] = {}
-                for r, key in enumerate(keys):
-                    if key in multi:
-                        row = rows[r]
-                        groups.setdefault(row[:p] + row[p + 1:], []).append(r)
-                drop: set[int] = set()
-                add: list[tuple[str, ...]] = []
-                for members in groups.values():
-                    if len(members) < 2:
-                        continue
-                    values = {col[r] for r in members}
-                    if p < k:  # a key token merges only as one identifier with variable parts
-                        ok = WILDCARD not in values and _same_kind(values)
-                    else:
-                        ok = len(values) >= min_distinct or _same_kind(values)
-                    if ok:
-                        row = rows[members[0]]
-                        new = (*row[:p], WILDCARD, *row[p + 1:])
-                        for r in members:
-                            if rows[r] != new:
-                                repl[rows[r]] = new
-                        drop.update(members)
-                        add.append(new)
-                if add:
-                    keep = [r for r in range(len(rows)) if r not in drop]
-                    rows = [rows[r] for r in keep] + add
-                    totals = [totals[r] for r in keep] + [sum(map(hash, row)) for row in add]
-                    cols = None
-                    version += 1
-                    stamp[p] = version
-                    changed = True
-    out: list[tuple[str, ...]] = []
-    for sh in shapes:
-        while sh in repl:
-            sh = repl[sh]
-        out.append(sh)
-    return out
+        counts = [Counter(col) for col in zip(*rows, strict=True)]
+        groups: dict[tuple[str | None, ...], list[tuple[str, ...]]] = {}
+        for row in rows:
+            freq = [0 if tok == WILDCARD else c[tok] for c, tok in zip(counts, row, strict=True)]
+            tally = Counter(freq)
+            tally.pop(0, None)
+            if tally:
+                top = max(tally.items(), key=lambda kv: (kv[1], kv[0]))[0]
+                key = tuple(tok if f == top else None for tok, f in zip(row, freq, strict=True))
+            else:  # only bare masks: one such row per length
+                key = ()
+            groups.setdefault(key, []).append(row)
+        for key, members in groups.items():
+            _split(members, frozenset(p for p, tok in enumerate(key) if tok is not None), config, out)
+    return [out[sh] for sh in shapes]
 
 
 def _core() -> Any:
@@ -505,7 +516,8 @@ def mine_templates(messages: Any, *, config: MinerConfig | None = None) -> Templ
         mcodes, muniques = _factorize(masked)
         mcodes = mcodes[codes]
     if core is not None:
-        templ = core.group_shapes(core.shapes(muniques), config.min_distinct, config.key_tokens, _same_kind)
+        templ = core.group_shapes(core.shapes(muniques), config.min_distinct, config.first_token_max,
+                                 float(config.pair_ratio))
     else:
         templ = _group_shapes(_shapes(muniques), config)
     tcodes, tuniques = _factorize([" ".join(t) for t in templ])
