@@ -335,3 +335,74 @@ def test_factorize_codes_dictionary_columns_like_strings():
     assert keys_s == keys_d == sorted(keys_s)
     assert ids_s.tolist() == ids_d.tolist()
     assert keys_s[ids_s[1]] == ("", "y")  # nulls count as ''
+
+
+# --- a bad timestamp never sizes a grid --------------------------------------------------------------------
+def _with_outlier(m: pd.DataFrame, offset_s: float, metric: str = "http_requests_total") -> pd.DataFrame:
+    """``m`` plus one sample of ``metric`` ``offset_s`` after the first one (before it when negative)."""
+    row = m[m.metric == metric].iloc[[0]].copy()
+    row["ts"] = T0 + pd.Timedelta(seconds=offset_s)
+    row["value"] = row["value"] + 1
+    return pd.concat([m, row], ignore_index=True)
+
+
+@pytest.mark.parametrize("offset_s", [200_000_000, -T0.value / 1e9])  # six years ahead; the Unix epoch
+def test_one_bad_timestamp_is_left_out_and_named(fleet, offset_s):
+    """The grid covers the span of the bulk of the samples; a TimeRangeWarning names the one left out.
+    (Before: a sample 200,000,000 s ahead made golden_signals build an 8.2 GiB grid.)"""
+    import tracemalloc
+
+    from holoops.analyze.counters import TimeRangeWarning
+    from holoops.analyze.slo import slo_report
+    from holoops.analyze.timeline import detect_incidents
+
+    m = synthetic_metrics()
+    bad = _with_outlier(m, offset_s)
+    for engine_m in (bad, pl.from_pandas(bad)):
+        tracemalloc.start()
+        with pytest.warns(TimeRangeWarning) as rec:
+            gs = golden_signals(engine_m, fleet)
+        peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.stop()
+        assert peak < 200 * 2**20
+        msg = str(rec[0].message)
+        when = (T0 + pd.Timedelta(seconds=offset_s)).strftime("%Y-%m-%d %H:%M")
+        assert msg.startswith("golden_signals: 1 of ") and when in msg and "2026-11-02 00:00:00" in msg
+        want = golden_signals(m, fleet)
+        got = gs if isinstance(gs, pd.DataFrame) else gs.to_pandas()
+        pd.testing.assert_frame_equal(got.drop(columns="gap"), want.drop(columns="gap"), check_dtype=False)
+    with pytest.warns(TimeRangeWarning):
+        r = rate(bad, "http_requests_total", by=("service", "code"))
+    pd.testing.assert_frame_equal(r, rate(m, "http_requests_total", by=("service", "code")))
+    with pytest.warns(TimeRangeWarning):
+        sat = saturation(bad, fleet)
+    pd.testing.assert_frame_equal(sat, saturation(m, fleet))
+    with pytest.warns(TimeRangeWarning, match="^(slo_report|burn_rates): "):
+        slo = slo_report(bad, fleet)
+    pd.testing.assert_frame_equal(slo.summary, slo_report(m, fleet).summary)
+    with pytest.warns(TimeRangeWarning, match="^health_signals: "):
+        detect_incidents({"metrics": bad}, fleet)
+
+
+def test_series_rate_ignores_samples_no_window_reaches():
+    """A sample decades away from the grid (more than the kernel's 34-year key field) changes nothing."""
+    from holoops.analyze.counters import series_rate
+
+    ts = (T0.value + np.arange(0, 600, 60) * 10**9).astype("int64")
+    v = np.arange(10, dtype=float) * 60
+    grid = ts[5:]
+    want = series_rate(np.zeros(10, dtype="int64"), ts, v, grid, 300 * 10**9)
+    got = series_rate(np.zeros(11, dtype="int64"), np.r_[0, ts], np.r_[5.0, v], grid, 300 * 10**9)
+    np.testing.assert_array_equal(got, want)
+
+
+def test_data_really_spread_wider_than_a_grid_names_span_and_step(fleet):
+    """Half the samples 200 days after the other half is no outlier: a clear error, not a guess."""
+    from holoops.errors import ParameterError
+
+    m = synthetic_metrics()
+    later = m.assign(ts=m["ts"] + pd.Timedelta(days=200))
+    with pytest.raises(ParameterError, match=r"golden_signals.*200\.0 days.*step='1m'.*288,0\d\d grid points"):
+        golden_signals(pd.concat([m, later], ignore_index=True), fleet)
+    gs = golden_signals(pd.concat([m, later], ignore_index=True), fleet, step="1h")  # a coarser step fits
+    assert len(gs)

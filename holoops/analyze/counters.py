@@ -22,7 +22,22 @@ from holoops.fleet import parse_duration
 
 NS = 1_000_000_000
 
-__all__ = ["rate", "increase", "scrape_gaps", "series_rate", "duration_s"]
+__all__ = ["rate", "increase", "scrape_gaps", "series_rate", "duration_s", "MAX_GRID_POINTS",
+           "TimeRangeWarning"]
+
+#: the most points a time grid built from the data's own time range may have (30 days at 1m are
+#: 43,200; a matrix of 500 series over 100,000 points is 400 MB). Past it, the grid covers the span that
+#: holds the bulk of the samples (:func:`_grid_bounds`), or the analysis stops with a ParameterError
+#: naming the span and the step. One sample with a bad timestamp years away never sizes a grid.
+MAX_GRID_POINTS = 100_000
+#: the largest share of samples a bounded grid may leave out (they are named in a TimeRangeWarning)
+MAX_OUTSIDE_SHARE = 0.01
+
+
+class TimeRangeWarning(UserWarning):
+    """Samples far outside the bulk of the data's time range were left out of an analysis's time grid
+    (a clock or unit error upstream: one sample years ahead would otherwise stretch the grid to
+    gigabytes). The message names how many, and when they lie."""
 
 
 # --- engine plumbing shared by the analyze modules (private) --------------------------------------
@@ -46,9 +61,21 @@ def _backend(df: Any):
 
 
 def _to_arrow(df: Any, cols: Sequence[str] | None = None):
+    """``df`` (any engine narwhals reads, or an Arrow table) as an Arrow table of its columns only.
+
+    A pandas frame's index never becomes a column: narwhals' ``to_arrow`` keeps any index that is not
+    a default ``RangeIndex`` (a shuffled frame, or a time slice of one) as ``__index_level_0__``,
+    which every analysis here would take for one more label and split each series by row.
+    """
+    import pyarrow as pa
+
+    if isinstance(df, pa.Table):
+        return df.select([c for c in cols if c in df.column_names]) if cols is not None else df
     frame = _nw(df)
     if cols is not None:
         frame = frame.select([c for c in cols if c in frame.columns])
+    if frame.implementation.is_pandas():
+        return pa.Table.from_pandas(frame.to_native(), preserve_index=False)
     return frame.to_arrow()
 
 
@@ -238,6 +265,17 @@ def series_rate(sid, ts, value, grid, window_ns: int, *, extrapolate: bool = Tru
     out = np.full((n_series, len(grid)), np.nan)
     if not len(sid) or not len(grid):
         return out
+    # samples no window reaches ((grid[0] - window, grid[-1]]) change no result; ones far outside the
+    # grid (a bad timestamp years away) would overflow the ms field of the key below: leave them out
+    reach_lo, reach_hi = int(grid[0]) - window_ns, int(grid[-1])
+    if int(ts.min()) < reach_lo - window_ns or int(ts.max()) > reach_hi + window_ns:
+        keep = (ts > reach_lo) & (ts <= reach_hi)
+        sid, ts, v = sid[keep], ts[keep], v[keep]
+        if not len(sid):
+            return out
+    if (reach_hi - reach_lo) // 1_000_000 + 2 >= 1 << 40:
+        raise ValueError(f"series_rate: a grid of {(reach_hi - reach_lo) / NS / 86400:,.0f} days (window "
+                         "included) is past the 34 years the kernel's keys hold")
     corr = _reset_corrected(sid, v)
     # combined sortable key: series id and time (ms since t0) in one int64
     t0 = min(int(ts.min()), int(grid[0]) - window_ns) - 1
@@ -360,9 +398,9 @@ def _metric_tables(metrics: Any, names: Sequence[str]) -> dict[str, Any]:
                 sub = frame.filter(nw.col("metric") == name)
                 nulls = sub.select([nw.col(c).null_count() for c in labels]).row(0) if labels else ()
                 used = [c for c, k in zip(labels, nulls, strict=True) if k < len(sub)]
-                out[name] = sub.select(["ts", "value", *used]).to_arrow()
+                out[name] = _to_arrow(sub.select(["ts", "value", *used]))
             return out
-        tbl = frame.to_arrow()
+        tbl = _to_arrow(frame)
     col = tbl.column("metric")
     rest = tbl.drop_columns(["metric"])
     out = {}
@@ -411,6 +449,10 @@ def _series(metrics: Any, metric: str, table: Any = None):
     else:
         order = np.lexsort((ts, sid))
     sid, ts, value = sid[order], ts[order], value[order]
+    dup = (sid[1:] == sid[:-1]) & (ts[1:] == ts[:-1])
+    if dup.any():  # samples of one series at one time: in value order, whatever order the rows came in
+        order = np.lexsort((value, ts, sid))
+        sid, ts, value = sid[order], ts[order], value[order]
     ok = ~np.isnan(value)
     return label_cols, sid[ok], ts[ok], value[ok], keys
 
@@ -458,16 +500,105 @@ def _aggregate(mat, gid, n_g: int, how: str = "sum"):
     return np.where(count > 0, val, np.nan)
 
 
-def _time_grid(metrics: Any, step: str):
+def _caller() -> str:
+    """The name of the public holoops function that asked for a grid (for messages), e.g. ``golden_signals``."""
+    import sys
+
+    f = sys._getframe(2)
+    while f is not None:
+        if not f.f_code.co_name.startswith("_") and str(f.f_globals.get("__name__", "")).startswith("holoops."):
+            return f.f_code.co_name
+        f = f.f_back
+    return "metrics"
+
+
+def _time_grid(metrics: Any, step: str, *, what: str | None = None):
+    """The ``step`` grid over the samples' time range, at most :data:`MAX_GRID_POINTS` long.
+
+    A range that would need more points is narrowed to the span holding the bulk of the samples (all but
+    at most :data:`MAX_OUTSIDE_SHARE` of them; a :class:`TimeRangeWarning` names those left out), or,
+    where the samples really are spread that wide, a :class:`~holoops.errors.ParameterError` names the
+    span and the step (``what`` says which analysis asked).
+    """
     import narwhals as nw
     import numpy as np
 
     frame = _nw(metrics)
-    t = frame.select(nw.col("ts").min().alias("a"), nw.col("ts").max().alias("b")).to_arrow()
-    a, b = _ts_ns(t, "a"), _ts_ns(t, "b")
-    if not len(a):
+    t = _to_arrow(frame.select(nw.col("ts").min().alias("a"), nw.col("ts").max().alias("b")))
+    if t.num_rows == 0 or t.column("a").null_count:
         return np.array([], dtype="int64")
-    return _grid(int(a[0]), int(b[0]), int(duration_s(step) * NS))
+    a, b = _ts_ns(t, "a"), _ts_ns(t, "b")
+    step_ns = int(duration_s(step) * NS)
+    if step_ns <= 0:
+        from holoops.errors import ParameterError
+
+        raise ParameterError(f"{what or _caller()}: step must be a positive duration, got {step!r}")
+    a, b = int(a[0]), int(b[0])
+    if (b - a) // step_ns + 1 > MAX_GRID_POINTS:
+        a, b = _grid_bounds(_ts_ns(_to_arrow(frame, ["ts"]).drop_null()), step_ns, step=step,
+                            what=what or _caller())
+    return _grid(a, b, step_ns)
+
+
+def _grid_bounds(ts, step_ns: int, *, step: str | float, what: str) -> tuple[int, int]:
+    """``(first, last)`` sample time (int ns) of the span a time grid at ``step_ns`` should cover.
+
+    The whole range when it fits in :data:`MAX_GRID_POINTS` points. Else the window of that many points
+    holding the most samples (the earliest such), when it holds all but :data:`MAX_OUTSIDE_SHARE` of
+    them: the rest are left out, and a :class:`TimeRangeWarning` says how many and when they lie. Else
+    a :class:`~holoops.errors.ParameterError` names the span and the step.
+    """
+    import warnings
+
+    import numpy as np
+
+    ts = np.asarray(ts, dtype="int64")
+    if not len(ts):
+        return 0, -1
+    lo, hi = int(ts.min()), int(ts.max())
+    if (hi - lo) // step_ns + 1 <= MAX_GRID_POINTS:
+        return lo, hi
+    srt = np.sort(ts)
+    width = (MAX_GRID_POINTS - 1) * step_ns
+    ends = np.searchsorted(srt, srt + width, side="right")
+    counts = ends - np.arange(len(srt))
+    i = int(np.argmax(counts))
+    n, kept = len(srt), int(counts[i])
+    span_s = (hi - lo) / NS
+    if kept < (1 - MAX_OUTSIDE_SHARE) * n:
+        from holoops.errors import ParameterError
+
+        raise ParameterError(
+            f"{what}: the samples span {_fmt_span(span_s)} ({_fmt_ts(lo)} to {_fmt_ts(hi)}); at step={step!r} "
+            f"that is {(hi - lo) // step_ns + 1:,} grid points, more than the {MAX_GRID_POINTS:,} an analysis "
+            f"builds. Pass a coarser step, or slice the frame to the window you need")
+    first, last = int(srt[i]), int(srt[ends[i] - 1])
+    before, after = i, n - int(ends[i])
+    parts = []
+    if before:
+        parts.append(f"{before:,} before it (from {_fmt_ts(int(srt[0]))})")
+    if after:
+        parts.append(f"{after:,} after it (up to {_fmt_ts(int(srt[-1]))})")
+    warnings.warn(
+        f"{what}: {n - kept:,} of {n:,} samples lie far outside the span that holds the rest "
+        f"({_fmt_ts(first)} to {_fmt_ts(last)}) and are left out: {' and '.join(parts)}. A grid at "
+        f"step={step!r} over all of them ({_fmt_span(span_s)}) would need {(hi - lo) // step_ns + 1:,} points; "
+        f"check the source's clock and timestamp units", TimeRangeWarning, stacklevel=3)
+    return first, last
+
+
+def _fmt_ts(ns: int) -> str:
+    import pandas as pd
+
+    return pd.Timestamp(int(ns), tz="UTC").strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _fmt_span(seconds: float) -> str:
+    if seconds >= 2 * 86400:
+        return f"{seconds / 86400:,.1f} days"
+    if seconds >= 2 * 3600:
+        return f"{seconds / 3600:,.1f} hours"
+    return f"{seconds:,.0f} s"
 
 
 def rate_matrix(metrics: Any, metric: str, grid, *, window: str = "5m", by: Sequence[str] = ("service",),
@@ -572,7 +703,7 @@ def scrape_gaps(metrics: Any, *, interval: str | None = None, factor: float = 1.
     else:
         frame = frame.filter(nw.col("metric") == metric)
     only_up = metric == "up" or (metric is None and frame is up)
-    tbl = frame.select(["ts", "service", "instance", "value"]).to_arrow()
+    tbl = _to_arrow(frame, ["ts", "service", "instance", "value"])
     ts = _ts_ns(tbl)
     out = {"service": [], "instance": [], "start": [], "end": [], "missing_s": [], "reason": []}
     if len(ts):
