@@ -110,3 +110,38 @@ def test_demo_vault_regression_attributed_to_vault_deploy():
     hit = v[(v.onset >= on - pd.Timedelta(minutes=2)) & (v.onset <= on + pd.Timedelta(minutes=5))]
     assert len(hit) >= 1, v
     assert truth["version"] in hit.iloc[0].event and hit.iloc[0].event_ts == on
+
+
+def test_several_rows_per_step_resolve_the_same_way_in_any_order():
+    """Rows of one service inside one step (duplicates, a late correction, a null) give one value per step:
+    the latest row's, the largest of equally late ones; whatever the row order."""
+    df = seasonal(days=2, spike_at="2026-11-03T14:00:00Z")
+    extra = df.iloc[::7].copy()
+    extra["p99_ms"] = extra["p99_ms"] * 1.5  # a second value at the same time
+    late = df.iloc[3::11].copy()
+    late["ts"] = late["ts"] + pd.Timedelta(seconds=30)  # a later sample in the same step
+    late["p99_ms"] = late["p99_ms"] * 0.5
+    nulls = df.iloc[5::13].assign(p99_ms=np.nan)
+    messy = pd.concat([df, extra, late, nulls], ignore_index=True)
+    want_a = detect_anomalies(messy, "p99_ms", log=True)
+    want_c = change_points(messy, "p99_ms")
+    assert len(want_a)
+    rng = np.random.default_rng(0)
+    for _ in range(3):
+        sh = messy.iloc[rng.permutation(len(messy))]
+        pd.testing.assert_frame_equal(detect_anomalies(sh, "p99_ms", log=True), want_a)
+        pd.testing.assert_frame_equal(change_points(sh, "p99_ms"), want_c)
+        got = detect_anomalies(pl.from_pandas(sh.reset_index(drop=True)), "p99_ms", log=True).to_pandas()
+        assert got["score"].tolist() == pytest.approx(want_a["score"].tolist())
+
+
+def test_a_row_years_away_does_not_size_the_series():
+    from holoops.analyze.counters import TimeRangeWarning
+
+    df = seasonal(days=2, spike_at="2026-11-03T14:00:00Z")
+    bad = pd.concat([df, df.iloc[[0]].assign(ts=T0 + pd.Timedelta(seconds=200_000_000))], ignore_index=True)
+    with pytest.warns(TimeRangeWarning, match=r"^detect_anomalies: 1 of 5,761 samples .* 2033-03-04"):
+        got = detect_anomalies(bad, "p99_ms", log=True)
+    pd.testing.assert_frame_equal(got, detect_anomalies(df, "p99_ms", log=True))
+    with pytest.warns(TimeRangeWarning, match=r"^change_points: "):
+        change_points(bad, "p99_ms")

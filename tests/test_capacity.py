@@ -105,3 +105,20 @@ def test_demo_fleet_disk_exhaustion_and_no_false_alarms(demo_week):
     assert [(f.service, f.resource) for f in rep.alarms()] == [("telemetry", "disk")]
     table = rep.table()
     assert table["MASE"].notna().all() and table["MASE_naive"].notna().all()  # every forecast is backtested
+
+
+def test_a_sample_years_away_does_not_size_the_usage_grid():
+    """One sample with a timestamp six years ahead: the 5-minute grid covers the rest, a warning names it."""
+    from holoops.analyze.capacity import usage_series
+    from holoops.analyze.counters import TimeRangeWarning
+
+    metrics, _ = _synthetic_metrics()
+    metrics = metrics[metrics["ts"] < START + pd.Timedelta(days=2)]
+    bad = pd.concat([metrics, metrics.iloc[[5]].assign(ts=START + pd.Timedelta(seconds=200_000_000))])
+    with pytest.warns(TimeRangeWarning, match=r"^capacity usage_series: 1 of .* 2033-03-04"):
+        got = usage_series(bad.sample(frac=1, random_state=0), load_fleet())
+    want = usage_series(metrics, load_fleet())
+    assert [(i["service"], i["resource"], i["limit"]) for i in got] == \
+        [(i["service"], i["resource"], i["limit"]) for i in want]
+    for a, b in zip(got, want, strict=True):
+        pd.testing.assert_series_equal(a["series"], b["series"])

@@ -19,7 +19,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from holoops.analyze.counters import NS, _factorize, _from_columns, _nw, _str_arrow, _ts_ns, duration_s
+from holoops.analyze.counters import (
+    NS,
+    _factorize,
+    _from_columns,
+    _nw,
+    _str_arrow,
+    _to_arrow,
+    _ts_ns,
+    duration_s,
+)
 
 __all__ = ["robust_baseline", "robust_score", "anomaly_runs", "cusum_onsets", "detect_anomalies",
            "change_points", "attribute_to_events"]
@@ -145,22 +154,38 @@ def cusum_onsets(resid: Any, *, k: float = 0.5, h: float = 8.0, direction: str =
     return sorted(out)
 
 
-def _series_of(frame: Any, value: str, by: Sequence[str], step_ns: int):
-    """Evenly spaced series per group: (grid, keys, matrix)."""
+def _series_of(frame: Any, value: str, by: Sequence[str], step_ns: int, *, step: str | None = None,
+               what: str = "anomalies"):
+    """Evenly spaced series per group: (grid, keys, matrix).
+
+    A step holding several rows of a group takes the latest one's value (NaN values left out; equal
+    times: the largest value), whatever the row order. The grid spans the rows' times, at most
+    :data:`~holoops.analyze.counters.MAX_GRID_POINTS` steps (see :func:`~holoops.analyze.counters._grid_bounds`:
+    rows far outside the bulk are left out with a TimeRangeWarning, or a ParameterError names the span).
+    """
     import numpy as np
     import pyarrow.compute as pc
 
-    tbl = _nw(frame).select(["ts", value, *by]).to_arrow()
+    from holoops.analyze.counters import _grid_bounds
+
+    tbl = _to_arrow(frame, ["ts", value, *by])
     ts = _ts_ns(tbl)
     v = np.asarray(pc.fill_null(pc.cast(tbl.column(value), "float64"), np.nan).to_numpy(zero_copy_only=False),
                    dtype=float)
     gid, keys = _factorize(*[_str_arrow(tbl, b) for b in by]) if by else (np.zeros(len(ts), dtype="int64"), [()])
     if not len(ts):
         return np.array([], dtype="int64"), [], np.zeros((0, 0))
-    t0 = (int(ts.min()) // step_ns) * step_ns
-    grid = np.arange(t0, int(ts.max()) + 1, step_ns, dtype="int64")
+    lo, hi = _grid_bounds(ts, step_ns, step=step or f"{step_ns / NS:g}s", what=what)
+    t0 = (lo // step_ns) * step_ns
+    grid = np.arange(t0, hi + 1, step_ns, dtype="int64")
     mat = np.full((len(keys), len(grid)), np.nan)
-    mat[gid, (ts - t0) // step_ns] = v
+    ok = ~np.isnan(v) & (ts >= lo) & (ts <= hi)
+    gid, ts, v = gid[ok], ts[ok], v[ok]
+    cell = (ts - t0) // step_ns
+    order = np.lexsort((v, ts, cell, gid))
+    gid, cell, v = gid[order], cell[order], v[order]
+    last = np.r_[(gid[1:] != gid[:-1]) | (cell[1:] != cell[:-1]), True] if len(gid) else np.zeros(0, dtype=bool)
+    mat[gid[last], cell[last]] = v[last]  # per cell: the latest row, of equally late ones the largest value
     return grid, keys, mat
 
 
@@ -201,7 +226,7 @@ def detect_anomalies(frame: Any, value: str | Sequence[str], *, by: Sequence[str
     rows: dict[str, list] = {**{b: [] for b in by}, "signal": [], "onset": [], "end": [], "peak_ts": [],
                              "value": [], "baseline": [], "score": [], "explanation": []}
     for col in values:
-        grid, keys, mat = _series_of(frame, col, by, step_ns)
+        grid, keys, mat = _series_of(frame, col, by, step_ns, step=step, what="detect_anomalies")
         for key, x in zip(keys, mat, strict=True):
             y = np.log(np.where(x > 0, x, np.nan)) if log else x
             base, spread = robust_baseline(y, period=per)
@@ -251,7 +276,7 @@ def change_points(frame: Any, value: str, *, by: Sequence[str] = ("service",), s
     by = list(by)
     step_ns = int(duration_s(step) * NS)
     per = int(duration_s(period) / duration_s(step))
-    grid, keys, mat = _series_of(frame, value, by, step_ns)
+    grid, keys, mat = _series_of(frame, value, by, step_ns, step=step, what="change_points")
     rows: dict[str, list] = {**{b: [] for b in by}, "signal": [], "onset": [], "alarm": [], "direction": [],
                              "shift": []}
     for key, x in zip(keys, mat, strict=True):
@@ -279,8 +304,8 @@ def attribute_to_events(changes: Any, events: Any, *, window: str = "5m", onset_
     service at most ``window`` before the onset (or one step after it)."""
     import numpy as np
 
-    ch = _nw(changes).to_arrow()
-    ev = _nw(events).select(["ts", "kind", "service", "detail"]).to_arrow()
+    ch = _to_arrow(changes)
+    ev = _to_arrow(events, ["ts", "kind", "service", "detail"])
     e_ts = _ts_ns(ev)
     e_kind, e_svc, e_det = (np.asarray(_str_arrow(ev, c).to_numpy(zero_copy_only=False), dtype=object)
                             for c in ("kind", "service", "detail"))

@@ -95,13 +95,19 @@ def usage_series(metrics: Any, fleet: FleetProfile, *, step: str = "1h") -> list
     import numpy as np
     import pandas as pd
 
-    from holoops.analyze.counters import gauge_matrix, rate_matrix
+    from holoops.analyze.counters import NS, _grid_bounds, _to_arrow, _ts_ns, gauge_matrix, rate_matrix
     from holoops.catalogs import signals
     from holoops.frames import to_pandas
 
     sig = signals()
     m = to_pandas(metrics)
-    t0, t1 = m["ts"].min().ceil("5min"), m["ts"].max().floor("5min")
+    # the 5-minute grid over the samples' times (a sample with a timestamp years away does not size it:
+    # see counters._grid_bounds)
+    ts = _ts_ns(_to_arrow(m, ["ts"]).drop_null())
+    if not len(ts):
+        return []
+    lo, hi = _grid_bounds(ts, 300 * NS, step="5m", what="capacity usage_series")
+    t0, t1 = pd.Timestamp(lo, tz="UTC").ceil("5min"), pd.Timestamp(hi, tz="UTC").floor("5min")
     grid_idx = pd.date_range(t0, t1, freq="5min", tz="UTC")
     grid = grid_idx.as_unit("ns").asi8
 
