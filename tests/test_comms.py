@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import polars as pl
 import pytest
@@ -128,12 +129,28 @@ def test_demo_traces_name_the_injected_bottleneck(demo_week):
 
 
 # --- the vectorised walk against the span-by-span one --------------------------------------------------
+def _span_order(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` sorted by trace and start; spans of a trace starting together longest first, then by the
+    hashes of span id, parent id, service and operation (the order critical_path documents)."""
+    def h(col, seed, fill=False):
+        s = pl.Series(df[col].astype(object).where(df[col].notna(), "" if fill else None).tolist(), dtype=pl.String)
+        return s.hash(seed=seed).to_numpy()
+
+    keys = pd.DataFrame({"t": df["trace_id"].astype(str).to_numpy(),
+                         "s": df["start"].astype("datetime64[ns, UTC]").to_numpy(),
+                         "d": -df["duration_ms"].to_numpy(dtype=float),
+                         "h0": h("span_id", 7), "h1": h("span_id", 1_000_003),
+                         "p0": h("parent_id", 7, True), "p1": h("parent_id", 1_000_003, True),
+                         "sv": h("service", 11, True), "op": h("operation", 13, True)})
+    return df.iloc[keys.sort_values(list(keys.columns), kind="stable").index].reset_index(drop=True)
+
+
 def _reference_path(df: pd.DataFrame) -> pd.DataFrame:
-    """The span-by-span CRISP walk (holoops' implementation before it was vectorised), kept as the oracle."""
+    """The span-by-span CRISP walk (holoops' implementation before it was vectorised), kept as the oracle;
+    cycles of parent ids are cut at their earliest-starting span (the first in span order on ties)."""
     import numpy as np
 
-    df = df[["trace_id", "span_id", "parent_id", "service", "operation", "start", "duration_ms"]]
-    df = df.sort_values(["trace_id", "start"], kind="stable").reset_index(drop=True)
+    df = _span_order(df[["trace_id", "span_id", "parent_id", "service", "operation", "start", "duration_ms"]])
     start = df["start"].astype("datetime64[ns, UTC]").astype("int64").to_numpy() / 1e6
     end = start + df["duration_ms"].to_numpy(dtype=float)
     parent = df["parent_id"].fillna("").astype(str).to_numpy()
@@ -143,10 +160,19 @@ def _reference_path(df: pd.DataFrame) -> pd.DataFrame:
     out_idx, out_ms, out_total = [], [], []
     for lo, hi in zip(bounds[:-1], bounds[1:], strict=True):
         index = {span_id[i]: i for i in range(lo, hi)}
+        par = {i: index.get(parent[i]) for i in range(lo, hi)}
+        for i in range(lo, hi):  # climb from each span; a climb that comes back to itself is a cycle
+            seen, x = [], i
+            while x is not None and x not in seen:
+                seen.append(x)
+                x = par[x]
+            if x is not None:
+                ring = seen[seen.index(x):]
+                par[min(ring, key=lambda k: (start[k], k))] = None
         children: dict[int, list[int]] = {}
         roots = []
         for i in range(lo, hi):
-            p = index.get(parent[i])
+            p = par[i]
             if p is None:
                 roots.append(i)
             else:
@@ -199,6 +225,7 @@ def _random_spans(rng, n_traces: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+@pytest.mark.filterwarnings("ignore::holoops.analyze.comms.MalformedTraceWarning")  # duplicated ids loop
 @pytest.mark.parametrize("seed", range(6))
 def test_critical_path_equals_the_span_by_span_walk(seed):
     import numpy as np
@@ -228,9 +255,11 @@ def test_critical_path_edge_cases():
     assert list(comms.critical_path(empty).columns) == ["trace_id", "span_id", "service", "operation",
                                                         "critical_ms", "trace_ms"]
     assert comms.critical_path_summary(empty).empty
-    # a cycle of parent ids (no root): no path, and no endless walk
+    # a cycle of parent ids (no root): cut at its earliest span, which is walked as the root
     loop = pd.DataFrame([_span("c", "a", "b", "s", "o", 0, 5), _span("c", "b", "a", "s", "o", 1, 2)])
-    assert comms.critical_path(loop).empty
+    with pytest.warns(comms.MalformedTraceWarning, match=r"1 trace\(s\) have a cycle of parent span ids \(c\)"):
+        path = comms.critical_path(loop)
+    assert path[["span_id", "critical_ms", "trace_ms"]].values.tolist() == [["a", 3.0, 5.0], ["b", 2.0, 5.0]]
 
 
 def test_parent_lookup_survives_hash_collisions():
@@ -250,3 +279,105 @@ def test_parent_lookup_survives_hash_collisions():
     for j in range(n):
         same = np.flatnonzero((trace == trace[j]) & (ids == par_ids[j]))
         assert got[j] == (same[-1] if len(same) else -1)
+
+
+# --- malformed traces: cycles, duplicate ids, orphans ---------------------------------------------------
+def _malformed() -> pd.DataFrame:
+    """One trace per way parent ids go wrong, each next to a well-formed part."""
+    rows = [
+        # x1: a span that is its own parent, beside a proper root and child
+        _span("x1", "r", "", "api", "GET", 0, 100), _span("x1", "c", "r", "db", "q", 10, 50),
+        _span("x1", "s", "s", "cache", "get", 5, 20),
+        # x2: A's parent is B and B's parent is A, no root at all
+        _span("x2", "a", "b", "api", "GET", 0, 80), _span("x2", "b", "a", "db", "q", 10, 30),
+        # x3: a ring of three hanging off nothing, below it a child; and a real root, shorter
+        _span("x3", "p", "r", "auth", "verify", 3, 40), _span("x3", "q", "p", "db", "q", 5, 30),
+        _span("x3", "r", "q", "api", "GET", 1, 90), _span("x3", "k", "q", "disk", "read", 8, 10),
+        _span("x3", "root", "", "lb", "route", 0, 20),
+        # x4: a duplicated span id and an orphan (parent not in the trace)
+        _span("x4", "r", "", "api", "GET", 0, 100), _span("x4", "d", "r", "db", "q", 10, 30),
+        _span("x4", "d", "r", "db", "q", 50, 30), _span("x4", "e", "d", "disk", "read", 55, 10),
+        _span("x4", "o", "gone", "audit", "log", 20, 200),
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_cycles_are_cut_at_their_earliest_span():
+    df = _malformed()
+    with pytest.warns(comms.MalformedTraceWarning, match=r"3 trace\(s\).*\(x1, x2, x3\)"):
+        path = comms.critical_path(df)
+    got = {t: dict(zip(g["span_id"], g["critical_ms"], strict=True)) for t, g in path.groupby("trace_id")}
+    assert got["x1"] == {"r": 50.0, "c": 50.0}  # the self-parent span is a root of its own, shorter
+    assert got["x2"] == {"a": 50.0, "b": 30.0}  # cut at a (earliest): a -> b
+    assert got["x3"] == {"r": 50.0, "p": 10.0, "q": 20.0, "k": 10.0}  # ring cut at r (starts first): r > p > q > k
+    assert got["x4"] == {"o": 200.0}  # the orphan is parentless and the longest: it is walked
+    assert path.groupby("trace_id")["trace_ms"].first().to_dict() == {"x1": 100.0, "x2": 80.0, "x3": 90.0,
+                                                                     "x4": 200.0}
+    pd.testing.assert_frame_equal(path, _reference_path(df), check_exact=True)
+
+
+@pytest.mark.filterwarnings("ignore::holoops.analyze.comms.MalformedTraceWarning")
+def test_malformed_traces_in_any_row_order():
+    import numpy as np
+
+    df = _malformed()
+    want = comms.critical_path(df)
+    want_s = comms.critical_path_summary(df)
+    rng = np.random.default_rng(0)
+    for _ in range(10):
+        sh = df.iloc[rng.permutation(len(df))]
+        pd.testing.assert_frame_equal(comms.critical_path(sh), want)
+        pd.testing.assert_frame_equal(comms.critical_path(pl.from_pandas(sh.reset_index(drop=True))), want,
+                                      check_dtype=False)
+        pd.testing.assert_frame_equal(comms.critical_path_summary(sh), want_s)
+
+
+@pytest.mark.filterwarnings("ignore::holoops.analyze.comms.MalformedTraceWarning")
+def test_long_rings_and_chains_end_quickly():
+    """A 20,000-span ring and a 20,000-span chain: no recursion, no endless walk, memory as the spans."""
+    import time
+
+    n = 20_000
+    ring = pd.DataFrame({"trace_id": "ring", "span_id": [f"s{i}" for i in range(n)],
+                         "parent_id": [f"s{(i - 1) % n}" for i in range(n)], "service": "svc", "operation": "op",
+                         "start": T0 + pd.to_timedelta(np.arange(n), unit="ms"),
+                         "duration_ms": np.arange(n, 0, -1, dtype=float) + 1, "status": "ok"})
+    chain = ring.assign(trace_id="chain", parent_id=[""] + [f"s{i - 1}" for i in range(1, n)])
+    t = time.perf_counter()
+    path = comms.critical_path(pd.concat([ring, chain], ignore_index=True))
+    assert time.perf_counter() - t < 20
+    for tr in ("ring", "chain"):  # the ring is cut at s0 (the earliest): both are the same chain
+        p = path[path.trace_id == tr]
+        assert p["span_id"].tolist() == [f"s{i}" for i in range(n)]
+        assert p["critical_ms"].sum() == pytest.approx(n + 1)
+
+
+def test_services_calling_each_other_in_a_loop():
+    """api -> auth -> api (a callback): the timeout sizing follows the service graph and must end."""
+    rows = []
+    for n in range(30):
+        t, o = f"t{n}", n * 1000.0
+        rows += [_span(t, f"{t}a", "", "api", "GET", o, 100), _span(t, f"{t}b", f"{t}a", "auth", "verify", o + 5, 60),
+                 _span(t, f"{t}c", f"{t}b", "api", "callback", o + 10, 20, attempt=1 + n % 2),
+                 _span(t, f"{t}d", f"{t}c", "auth", "introspect", o + 12, 5, attempt=1 + n % 2)]
+    recs = comms.recommendations(pd.DataFrame(rows))
+    timeouts = {(r.caller, r.callee): r.evidence["timeout_ms"] for r in recs.of_kind("timeout")}
+    assert set(timeouts) == {("api", "auth"), ("auth", "api")}
+    assert timeouts[("api", "auth")] > timeouts[("auth", "api")]  # cut where the loop closes
+    assert {(r.caller, r.callee) for r in recs.of_kind("retry_budget")} == {("api", "auth"), ("auth", "api")}
+
+
+def test_fan_out_ties_in_any_row_order():
+    """Calls of one parent that start together: 'one after another' does not depend on the row order."""
+    import numpy as np
+
+    rows = []
+    for n in range(20):
+        t = f"t{n}"
+        rows += [_span(t, f"{t}a", "", "api", "GET", 0, 100)]
+        rows += [_span(t, f"{t}m{k}", f"{t}a", "math", "fft", 10 * (k // 2), (0, 5)[k % 2]) for k in range(6)]
+    df = pd.DataFrame(rows)
+    want = comms.fan_out(df)
+    rng = np.random.default_rng(1)
+    for _ in range(5):
+        pd.testing.assert_frame_equal(comms.fan_out(df.iloc[rng.permutation(len(df))]), want)

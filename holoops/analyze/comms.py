@@ -92,17 +92,19 @@ def _span_window_seconds(spans: Any) -> float:
 # critical path
 # --------------------------------------------------------------------------------------------------
 def _span_arrays(spans: Any):
-    """The spans sorted by (trace, start), stable, as numpy arrays.
+    """The spans sorted by (trace, start), as numpy arrays, in an order that does not depend on the rows'.
 
-    Returns ``(rows, trace, start, end, h_span, h_parent)``: ``rows`` the position of each sorted span in
-    the input frame, ``trace`` a trace number (0, 1, ... in sorted trace order), ``start``/``end`` in ms
-    since the epoch, ``h_span``/``h_parent`` two independent 64-bit hashes of the span id and of the
-    parent id (null: ``""``) as ``[n, 2]`` arrays.
+    Spans of one trace that start at the same instant are ordered longest first (a parent before the
+    child that starts with it), then by their span id, parent id, service and operation (by hash, so the
+    order is fixed without sorting strings). Returns ``(rows, trace, start, end, h_span, h_parent)``:
+    ``rows`` the position of each sorted span in the input frame, ``trace`` a trace number (0, 1, ... in
+    sorted trace order), ``start``/``end`` in ms since the epoch, ``h_span``/``h_parent`` two independent
+    64-bit hashes of the span id and of the parent id (null: ``""``) as ``[n, 2]`` arrays.
     """
     import numpy as np
     import polars as pl
 
-    cols = ["trace_id", "span_id", "parent_id", "start", "duration_ms"]
+    cols = ["trace_id", "span_id", "parent_id", "start", "duration_ms", "service", "operation"]
     mod = type(spans).__module__.split(".")[0]
     if mod == "polars":
         df = spans.select(cols)
@@ -123,23 +125,36 @@ def _span_arrays(spans: Any):
     code = np.repeat(ranks, np.diff(np.r_[firsts, n]))
     del head, firsts, ranks
     start_ns = df["start"].cast(pl.Datetime("ns", "UTC")).dt.epoch("ns").to_numpy()
+    dur = df["duration_ms"].cast(pl.Float64).to_numpy()
+
+    def hashes(col):  # [n, 2] in input order
+        out = np.empty((n, 2), dtype=np.uint64)
+        for j, seed in enumerate((7, 1_000_003)):
+            out[:, j] = col.hash(seed=seed).to_numpy()
+        return out
+
+    h_span = hashes(df["span_id"].cast(pl.String))
+    h_parent = hashes(df["parent_id"].cast(pl.String).fill_null(""))
     order = np.lexsort((start_ns, code))
+    # spans of a trace starting at the same instant: ordered by what they are, not where their rows were
+    k_code, k_start = code[order], start_ns[order]
+    tie = (k_code[1:] == k_code[:-1]) & (k_start[1:] == k_start[:-1])
+    if tie.any():
+        pos = np.flatnonzero(np.r_[tie, False] | np.r_[False, tie])
+        run = np.cumsum(np.r_[True, ~tie])[pos]
+        rows = order[pos]
+        what = df.select(pl.col("service").cast(pl.String).fill_null("").hash(seed=11),
+                         pl.col("operation").cast(pl.String).fill_null("").hash(seed=13))[rows.tolist()]
+        order[pos] = rows[np.lexsort((what[:, 1].to_numpy(), what[:, 0].to_numpy(), h_parent[rows, 1],
+                                      h_parent[rows, 0], h_span[rows, 1], h_span[rows, 0], -dur[rows], run))]
+    del k_code, k_start, tie
     trace = code[order]
     del code
     trace = np.cumsum(np.r_[True, trace[1:] != trace[:-1]]) - 1 if n else trace
     start = start_ns[order] / 1e6
     del start_ns
-    end = start + df["duration_ms"].cast(pl.Float64).to_numpy()[order]
-
-    def hashes(col):  # [n, 2] in sorted order
-        out = np.empty((n, 2), dtype=np.uint64)
-        for j, seed in enumerate((7, 1_000_003)):
-            out[:, j] = col.hash(seed=seed).to_numpy()[order]
-        return out
-
-    h_span = hashes(df["span_id"].cast(pl.String))
-    h_parent = hashes(df["parent_id"].cast(pl.String).fill_null(""))
-    return order, trace, start, end, h_span, h_parent
+    end = start + dur[order]
+    return order, trace, start, end, h_span[order], h_parent[order]
 
 
 def _parents(trace, h_span, h_parent):
@@ -172,6 +187,50 @@ def _parents(trace, h_span, h_parent):
                                   & (h_span[:, 1] == h_parent[j, 1]))
             par[j] = same[-1] if len(same) else -1
     return par
+
+
+def _break_cycles(start, parent):
+    """``(parent, broken)``: ``parent`` with every cycle of parent links cut, and the spans cut loose.
+
+    Parent ids can loop (a span that is its own parent; A's parent B and B's parent A; longer rings):
+    no walk down from a root ever reaches such spans. Each cycle is cut at the link into its
+    earliest-starting span (the first in span order on ties: a parent starts no later than its
+    children, so that link is the one the clocks contradict), which makes that span parentless: a root
+    candidate of its trace like any other, with the rest of the ring (and what hangs off it) below it.
+
+    Pointer jumping finds the spans whose chain of parents never ends, in ~log2(depth) rounds over
+    the spans still climbing; only those are looked at one by one.
+    """
+    import numpy as np
+
+    n = len(parent)
+    anc = parent.copy()
+    live = np.flatnonzero(anc >= 0)
+    for _ in range(max(1, int(n).bit_length()) + 1):
+        if not len(live):
+            return parent, live
+        nxt = anc[anc[live]]  # the 2^(k+1)-th ancestor
+        anc[live] = nxt
+        live = live[nxt >= 0]
+    if not len(live):
+        return parent, live
+    # every span left climbs forever: it is on a cycle, or below one (functional graph: one parent each)
+    parent = parent.copy()
+    state = np.zeros(n, dtype=np.int8)  # 0 unseen, 1 on the current climb, 2 done
+    cut = []
+    for s0 in live.tolist():
+        chain, x = [], s0
+        while x >= 0 and state[x] == 0:
+            state[x] = 1
+            chain.append(x)
+            x = int(parent[x])
+        if x >= 0 and state[x] == 1:  # the climb closed a new cycle: x and the spans after it in chain
+            ring = chain[chain.index(x):]
+            first = min(ring, key=lambda i: (start[i], i))
+            parent[first] = -1
+            cut.append(first)
+        state[chain] = 2
+    return parent, np.array(sorted(cut), dtype=np.int64)
 
 
 def _segments(trace, start, end, parent):
@@ -227,15 +286,17 @@ def _segments(trace, start, end, parent):
         min_all = np.full(n, np.inf)
     seg = np.zeros(n)
     seen = np.zeros(n, dtype=bool)
-    nodes_all, paths = [], []
+    # per level (round): the spans walked, and the position of each one's parent in the level above
+    nodes_all, ups = [], []
     frontier, point0 = roots, end[roots]
-    path = trace[roots][:, None]
+    up = np.full(len(roots), -1, dtype=np.int64)
     while len(frontier):
         fresh = ~seen[frontier]  # (a cycle of parent ids would otherwise never end)
-        frontier, point0, path = frontier[fresh], point0[fresh], path[fresh]
+        if not fresh.all():
+            frontier, point0, up = frontier[fresh], point0[fresh], up[fresh]
         seen[frontier] = True
         nodes_all.append(frontier)
-        paths.append(path)
+        ups.append(up)
         sn = start[frontier]
         c = counts[frontier]
         owner = np.repeat(np.arange(len(frontier)), c)
@@ -250,21 +311,25 @@ def _segments(trace, start, end, parent):
         m_all = min_all[frontier]
         last_point = np.where(m_all >= point0, point0, np.maximum(m_all, sn))
         seg[frontier] = own + np.maximum(last_point - sn, 0.0)
-        # the next level: children taken, each walked from where its parent left it; a node's place in
-        # the depth-first order is its parent's followed by the rank of the child among those taken
-        # (the last one taken is visited first)
-        o_take = owner[take]
-        n_taken = np.bincount(o_take, minlength=len(frontier))
-        nth = np.arange(len(o_take)) - np.repeat(np.cumsum(n_taken) - n_taken, n_taken)
-        digit = n_taken[o_take] - nth
-        path = np.column_stack([path[o_take], digit])
-        frontier, point0 = k, k_end
+        # the next level: children taken, each walked from where its parent left it
+        frontier, point0, up = k, k_end, owner[take]
     if not nodes_all:
         return empty, np.array([]), np.array([]), empty
-    depth = max(p.shape[1] for p in paths)
+    # the depth-first order (roots in trace order; of the children a span took, the last taken first):
+    # subtree sizes bottom-up, then each span's place top-down, its parent's place + 1 + the sizes of
+    # the siblings visited before it (those taken after it). Memory grows with the spans, not with
+    # spans x depth: a chain of 10,000 spans is one more trace.
+    size = [np.ones(len(x), dtype=np.int64) for x in nodes_all]
+    for lv in range(len(nodes_all) - 1, 0, -1):
+        size[lv - 1] += np.bincount(ups[lv], weights=size[lv], minlength=len(nodes_all[lv - 1])).astype(np.int64)
+    place = [np.cumsum(size[0]) - size[0]]
+    for lv in range(1, len(nodes_all)):
+        u, cs = ups[lv], np.cumsum(size[lv])
+        group_end = cs[np.r_[u[1:] != u[:-1], True]][np.cumsum(np.r_[True, u[1:] != u[:-1]]) - 1]
+        place.append(place[lv - 1][u] + 1 + (group_end - cs))
     nodes = np.concatenate(nodes_all)
-    keys = np.concatenate([np.pad(p, ((0, 0), (0, depth - p.shape[1]))) for p in paths])
-    order = np.lexsort(keys.T[::-1])
+    order = np.empty(len(nodes), dtype=np.int64)
+    order[np.concatenate(place)] = np.arange(len(nodes))
     nodes = nodes[order]
     return nodes, seg[nodes], trace_ms[trace[nodes]], order
 
@@ -292,9 +357,10 @@ def _on_path(spans: Any):
         a, b = ab
         tr = trace[a:b] - trace[a]
         par = _parents(tr, h_span[a:b], h_parent[a:b])
+        par, cut = _break_cycles(start[a:b], par)
         nodes, crit, total, _ = _segments(tr, start[a:b], end[a:b], par)
         keep = crit > 0
-        return nodes[keep] + a, crit[keep], total[keep]
+        return nodes[keep] + a, crit[keep], total[keep], cut + a
 
     from holoops.analyze.counters import _threads
 
@@ -305,9 +371,29 @@ def _on_path(spans: Any):
             parts = list(pool.map(one, bounds))
     else:
         parts = [one(ab) for ab in bounds]
+    cut = np.concatenate([p[3] for p in parts])
+    if len(cut):
+        _warn_cycles(spans, order[cut])
     nodes = np.concatenate([p[0] for p in parts])
     return (order[nodes], trace[nodes], np.concatenate([p[1] for p in parts]),
             np.concatenate([p[2] for p in parts]))
+
+
+class MalformedTraceWarning(UserWarning):
+    """A trace's parent links are broken in a way the critical path had to repair (a cycle of parent
+    ids); the message names how many traces and which, and what was done."""
+
+
+def _warn_cycles(spans: Any, rows) -> None:
+    import warnings
+
+    ids = _take(spans, ["trace_id", "span_id"], rows)
+    traces = sorted(ids["trace_id"].astype(str).unique())
+    example = ", ".join(traces[:3]) + (", ..." if len(traces) > 3 else "")
+    warnings.warn(
+        f"critical path: {len(traces)} trace(s) have a cycle of parent span ids ({example}); each cycle "
+        "was cut at its earliest-starting span, which is walked as a root of its trace. Check the "
+        "tracer's parent ids", MalformedTraceWarning, stacklevel=4)
 
 
 def critical_path(spans: Any) -> pd.DataFrame:
@@ -317,7 +403,14 @@ def critical_path(spans: Any) -> pd.DataFrame:
     point is on the path; the gap after it is the span's own (self) time; then continue before that
     child's start. Children hidden behind a later-finishing sibling never enter the path. All traces
     are walked at once, one tree level per round (:func:`_segments`); the rows are those of the
-    span-by-span walk, in its order.
+    span-by-span walk, in its order, which does not depend on the order of the input rows.
+
+    Real traces are not always trees. A span whose parent id is not in its trace (an orphan, e.g. a
+    parent the tracer dropped) is parentless, as are the roots; the trace is walked from the longest
+    parentless span. Where a span id occurs twice in a trace, children hang below the later-starting
+    one. A cycle of parent ids (a span its own parent, A and B each other's) is cut at its
+    earliest-starting span, which then counts as parentless, and a :class:`MalformedTraceWarning` names
+    the traces (:func:`_break_cycles`).
 
     Columns: trace_id, span_id, service, operation, critical_ms (time on the path), trace_ms.
     """
@@ -405,7 +498,9 @@ def fan_out(spans: Any) -> pd.DataFrame:
         calls["payload_bytes"] = float("nan")
     if "attempt" in calls:  # count logical calls: a retry is not a new call
         calls = calls[calls["attempt"].fillna(1) <= 1]
-    calls = calls.sort_values(["parent_id", "callee", "start"], kind="stable")
+    # equal starts: ordered by duration and span id, not by where the rows happened to be
+    calls = calls.assign(_sid=calls["span_id"].astype(str)).sort_values(
+        ["parent_id", "callee", "start", "duration_ms", "_sid"], kind="stable").drop(columns="_sid")
     end = calls["start"] + pd.to_timedelta(calls["duration_ms"].astype(float), unit="ms")
     prev_end = end.groupby([calls["parent_id"], calls["callee"]], observed=True).shift(1)
     calls["sequential"] = (calls["start"] >= prev_end).astype(float).where(prev_end.notna())
@@ -574,15 +669,20 @@ def _timeouts_and_budgets(edges: pd.DataFrame, calls: pd.DataFrame, retry_budget
         callees_of.setdefault(row.caller, []).append(row.callee)
     p999 = calls.groupby(["caller", "callee"], observed=True)["duration_ms"].quantile(0.999)
     retrying = {(r.caller, r.callee) for r in edges.itertuples() if (r.max_attempt or 1) > 1}
-    # deepest-first: a callee's timeout must fit inside its caller's
+    # deepest-first: a callee's timeout must fit inside its caller's. Services can call each other in a
+    # loop (A -> B -> A); a call already on the chain being sized adds nothing below itself (the loop is
+    # cut where it closes, edges taken in caller/callee order), so the sizing ends.
     timeout: dict[tuple[str, str], float] = {}
 
-    def need(caller: str, callee: str) -> float:
+    def need(caller: str, callee: str, chain: frozenset = frozenset()) -> float:
         key = (caller, callee)
-        if key not in timeout:
-            own = float(p999.get(key, 0.0)) * 1.5
-            below = max((need(callee, c) for c in callees_of.get(callee, [])), default=0.0)
-            timeout[key] = max(own, below * 1.2, 10.0)
+        if key in timeout:
+            return timeout[key]
+        if key in chain:
+            return 0.0
+        own = float(p999.get(key, 0.0)) * 1.5
+        below = max((need(callee, c, chain | {key}) for c in callees_of.get(callee, [])), default=0.0)
+        timeout[key] = max(own, below * 1.2, 10.0)
         return timeout[key]
 
     for row in edges.itertuples():
@@ -595,7 +695,7 @@ def _timeouts_and_budgets(edges: pd.DataFrame, calls: pd.DataFrame, retry_budget
             {"callee_p999_ms": float(p999.get((row.caller, row.callee), float("nan"))), "timeout_ms": t,
              "attempts_seen": attempts}, priority=3))
     for caller, callee in sorted(retrying):
-        up = [(a, b) for a, b in retrying if b == caller]
+        up = sorted((a, b) for a, b in retrying if b == caller)
         chain = f" (and {up[0][0]}→{caller} retries too: attempts multiply)" if up else ""
         edge = edges[(edges.caller == caller) & (edges.callee == callee)].iloc[0]
         out.append(Recommendation(
