@@ -255,6 +255,10 @@ def test_critical_path_edge_cases():
     assert list(comms.critical_path(empty).columns) == ["trace_id", "span_id", "service", "operation",
                                                         "critical_ms", "trace_ms"]
     assert comms.critical_path_summary(empty).empty
+    for frame in (empty, pl.from_pandas(empty)):  # every function takes a window without spans
+        assert comms.dependency_graph(frame).empty and comms.retry_storms(frame).empty
+        assert comms.fan_out(frame).empty and comms.naive_latency_share(frame).empty
+        assert not comms.recommendations(frame)
     # a cycle of parent ids (no root): cut at its earliest span, which is walked as the root
     loop = pd.DataFrame([_span("c", "a", "b", "s", "o", 0, 5), _span("c", "b", "a", "s", "o", 1, 2)])
     with pytest.warns(comms.MalformedTraceWarning, match=r"1 trace\(s\) have a cycle of parent span ids \(c\)"):

@@ -406,3 +406,26 @@ def test_data_really_spread_wider_than_a_grid_names_span_and_step(fleet):
         golden_signals(pd.concat([m, later], ignore_index=True), fleet)
     gs = golden_signals(pd.concat([m, later], ignore_index=True), fleet, step="1h")  # a coarser step fits
     assert len(gs)
+
+
+# --- a window without data ---------------------------------------------------------------------------------
+def test_an_empty_window_gives_empty_results(fleet):
+    from holoops.analyze.capacity import usage_series
+    from holoops.analyze.slo import slo_report
+    from holoops.analyze.timeline import detect_incidents
+
+    empty = synthetic_metrics().iloc[:0]
+    for m in (empty, pl.from_pandas(empty)):
+        assert len(saturation(m, fleet)) == 0 and len(scrape_gaps(m)) == 0
+        assert len(rate(m, "http_requests_total")) == 0 and len(increase(m, "http_requests_total")) == 0
+        assert len(slo_report(m, fleet).summary) == 0 and len(detect_incidents({"metrics": m}, fleet)) == 0
+    assert usage_series(empty, fleet) == []
+
+
+@pytest.mark.xfail(strict=True, raises=TypeError, reason="holoops/analyze/signals.py golden_signals builds its "
+                   "per-group masks (`present`) with np.array([... for k in keys]) over no groups: a float (0, n) "
+                   "array, and the boolean operators on it raise TypeError; it needs dtype=bool")
+@pytest.mark.parametrize("engine", ["pandas", "polars"])
+def test_golden_signals_of_an_empty_window(fleet, engine):
+    empty = synthetic_metrics().iloc[:0]
+    assert len(golden_signals(empty if engine == "pandas" else pl.from_pandas(empty), fleet)) == 0

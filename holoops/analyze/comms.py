@@ -472,7 +472,7 @@ def naive_latency_share(spans: Any) -> pd.DataFrame:
 
     df = to_pandas(spans)
     child_sum = df.groupby("parent_id", observed=True)["duration_ms"].sum()
-    own = df["duration_ms"] - df["span_id"].map(child_sum).fillna(0.0)
+    own = df["duration_ms"].astype(float) - df["span_id"].map(child_sum).astype(float).fillna(0.0)
     out = own.clip(lower=0).groupby(df["service"], observed=True).sum().rename("self_ms_total").to_frame()
     out["share"] = out["self_ms_total"] / out["self_ms_total"].sum()
     return out.sort_values("self_ms_total", ascending=False).reset_index()
