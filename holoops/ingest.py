@@ -128,6 +128,9 @@ class IngestResult:
     normalised: dict[str, int] = field(default_factory=dict)
     #: the first dead-letter entries (also available without a dead-letter file)
     samples: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    #: sentences a report should show about how the file was read, e.g. that its records carry no time and
+    #: were given estimated ones (``normalised["estimated_ts"]`` counts those records)
+    notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         assert self.ingested + self.rejected == self.read, (

@@ -210,6 +210,44 @@ def test_read_folder_prefers_one_format_per_frame(tmp_path):
     assert len(out.logs) == 4 and len(out.metrics) == 15 and len(out.spans) == 2 and len(out.events) == 0
     assert list(out.events.columns)[:4] == ["ts", "kind", "service", "detail"]
     assert "metrics.prom" in " ".join(out.skipped) and out.rejected == 0
+    # what could not be read is said, with why; files left out on purpose are not "unreadable"
+    assert out.unreadable == {str(tmp_path / "notes.png"): "a PNG image"}
+    assert out.notes == [f"not read: {tmp_path / 'notes.png'}: a PNG image"]
+    assert out.skipped[str(tmp_path / "ground_truth.json")] == "not an export"
+
+
+def test_read_folder_lists_unreadable_files_and_reads_the_rest(tmp_path):
+    _write_jsonl(tmp_path / "logs.jsonl", _logs())
+    (tmp_path / "nums.csv").write_text("1,2,3\n4,5,6\n")  # no header
+    (tmp_path / "broken.parquet").write_bytes(b"PAR1" + b"\x00" * 64)  # a damaged footer
+    (tmp_path / "events.csv").write_text("ts,kind,detail\n")  # a header only: read, no rows
+    (tmp_path / "empty.log").write_text("")
+    out = read_folder(tmp_path)
+    assert len(out.logs) == 4 and len(out.events) == 0
+    assert set(out.unreadable) == {str(tmp_path / n) for n in ("nums.csv", "broken.parquet", "empty.log")}
+    assert "no usable header" in out.unreadable[str(tmp_path / "nums.csv")]
+    assert "parquet" in out.unreadable[str(tmp_path / "broken.parquet")].lower()
+    assert out.unreadable[str(tmp_path / "empty.log")] == "an empty file"
+    assert "not read (1 file(s): " in out.summary() and "logs: 1 file(s), read 4, ingested 4" in out.summary()
+
+
+def test_read_folder_with_nothing_readable_is_an_error(tmp_path):
+    from holoops.errors import InputFileError
+
+    with pytest.raises(InputFileError, match="an empty folder"):
+        read_folder(tmp_path)
+    (tmp_path / "ground_truth.json").write_text("{}")
+    with pytest.raises(InputFileError, match=r"no export files \(1 file"):
+        read_folder(tmp_path)
+    for i in range(7):
+        (tmp_path / f"img{i}.png").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (tmp_path / "ids.txt").write_text("ffc8ca7e4c8f06c75142c880d5595d96\n5d0bbaa5c74d96842aabc39c7b39d067\n")
+    with pytest.raises(InputFileError) as err:
+        read_folder(tmp_path)
+    msg = str(err.value)
+    assert msg.startswith(f"{tmp_path}: expected an export folder with at least one readable export, found no "
+                          "readable export among 9 file(s) (ids.txt: a list of identifiers")
+    assert "img0.png: a PNG image" in msg and msg.endswith("; and 3 more)")
 
 
 @pytest.fixture(scope="module")

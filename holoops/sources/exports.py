@@ -28,11 +28,14 @@ KINDS = ("metrics", "logs", "spans", "events")
 FORMAT_KINDS: dict[str, tuple[str, ...]] = {
     "parquet": KINDS, "csv": KINDS, "jsonl": KINDS, "prom_json": ("metrics",),
     "openmetrics": ("metrics",), "jaeger": ("spans",), "otlp": ("spans",), "text_logs": ("logs",),
+    "access_log": ("logs",),
 }
 #: when a folder holds the same frame in several formats, the first format here is read
-FOLDER_PREFERENCE = ("parquet", "csv", "jsonl", "prom_json", "openmetrics", "jaeger", "otlp", "text_logs")
+FOLDER_PREFERENCE = ("parquet", "csv", "jsonl", "prom_json", "openmetrics", "jaeger", "otlp", "text_logs",
+                     "access_log")
 _MODULES = {"parquet": "parquet_dump", "csv": "csv_dump", "jsonl": "jsonl_logs", "prom_json": "prom_json",
-            "openmetrics": "openmetrics", "jaeger": "jaeger", "otlp": "otlp", "text_logs": "text_logs"}
+            "openmetrics": "openmetrics", "jaeger": "jaeger", "otlp": "otlp", "text_logs": "text_logs",
+            "access_log": "access_log"}
 
 
 def detect_format(path: str | Path, line_format: str | None = None) -> str:
@@ -45,7 +48,8 @@ def detect_format(path: str | Path, line_format: str | None = None) -> str:
 def read_export(path: str | Path, kind: str | None = None, *, engine: str = "pandas",
                 dead_letter: str | Path | DeadLetter | None = None, chunk_rows: int = 1_000_000,
                 chunk_mib: float = 64, line_format: str | None = None,
-                scrape_time: Any = None) -> IngestResult:
+                scrape_time: Any = None, service: str | None = None, instance: str | None = None,
+                log_span: Any = None, duration_unit: str | None = None) -> IngestResult:
     """Read one export file into a canonical frame; reject bad records into a dead-letter file.
 
     ``kind`` is a frame kind (``metrics``/``logs``/``spans``/``events``: the file must hold it) or a
@@ -57,6 +61,13 @@ def read_export(path: str | Path, kind: str | None = None, *, engine: str = "pan
     the batches a CSV chunk is validated in. ``line_format`` is a regex with named groups
     ``ts``, ``message`` (and optionally ``level``, ``service``) for plain-text logs. ``scrape_time``
     stamps exposition-text samples that carry no timestamp (default: the file's modification time).
+
+    HTTP access logs (format ``access_log``: uvicorn, nginx/Apache common and combined, gunicorn) do not
+    name their server: ``service`` and ``instance`` fill those columns (else null, for the caller to
+    assign). Their records without a time get estimated ones, spread over the file's life (creation to
+    last write) or over ``log_span=(start, end)``; ``result.normalised["estimated_ts"]`` counts them and
+    ``result.notes`` says so in a sentence. ``duration_unit`` ("s", "ms", "us") reads a trailing request
+    time whose unit the line does not show (default: decimal = seconds, whole = microseconds).
     """
     import importlib
 
@@ -76,17 +87,19 @@ def read_export(path: str | Path, kind: str | None = None, *, engine: str = "pan
     if want_kind and want_kind not in FORMAT_KINDS[fmt]:
         raise InputFileError(p, f"a {want_kind} export", f"a {fmt} file (holds {'/'.join(FORMAT_KINDS[fmt])})")
     book = _Rejects(dead_letter, p)
+    notes: list[str] = []
     try:
         mod = importlib.import_module(f"holoops.sources.formats.{_MODULES[fmt]}")
         frame, n_read, normalised, got_kind = mod.read(
             p, book.dl, kind=want_kind, chunk_rows=chunk_rows, chunk_mib=chunk_mib, line_format=line_format,
-            scrape_time=scrape_time)
+            scrape_time=scrape_time, service=service, instance=instance, log_span=log_span,
+            duration_unit=duration_unit, notes=notes)
     finally:
         book.close()
     if want_kind and got_kind != want_kind:
         raise InputFileError(p, f"a {want_kind} export", f"a {got_kind} export ({fmt})")
     return IngestResult(frame=to_engine(frame, engine), read=n_read, ingested=frame.height, kind=got_kind,
-                        format=fmt, path=str(p), normalised=normalised, **book.result())
+                        format=fmt, path=str(p), normalised=normalised, notes=notes, **book.result())
 
 
 class _Rejects:
@@ -119,7 +132,7 @@ def convert_export(path: str | Path, folder: str | Path, kind: str | None = None
                    dead_letter: str | Path | DeadLetter | None = None,
                    partition_on: tuple[str, ...] | list[str] = ("date", "service"), chunk_mib: float = 64,
                    overwrite: bool = False, line_format: str | None = None, scrape_time: Any = None,
-                   chunk_rows: int = 1_000_000) -> IngestResult:
+                   chunk_rows: int = 1_000_000, **options: Any) -> IngestResult:
     """Convert one export file into hive-partitioned Parquet under ``folder``, in bounded memory.
 
     The operator path for exports larger than memory: a JSON-lines, CSV or exposition-text file
@@ -133,7 +146,8 @@ def convert_export(path: str | Path, folder: str | Path, kind: str | None = None
     ``partition_on`` names the hive partition columns (``date`` is the UTC day of the frame's
     timestamp, derived when absent; ``()`` writes plain files). Each chunk adds one file per partition
     (``date=2026-11-02/service=vault/part-00000.parquet``, ...). An existing non-empty ``folder`` is an error unless ``overwrite``
-    (then it is replaced). The other arguments are those of :func:`read_export`.
+    (then it is replaced). The other arguments (and ``options``: ``service``, ``instance``, ``log_span``,
+    ``duration_unit`` for access logs) are those of :func:`read_export`.
 
     Returns an :class:`~holoops.ingest.IngestResult` whose ``frame`` is the output folder (a
     ``Path``): pass it to :func:`holoops.analyze.requests.request_table`, ``top_errors`` or
@@ -163,7 +177,7 @@ def convert_export(path: str | Path, folder: str | Path, kind: str | None = None
     fmt = kind if kind in FORMATS else detect_format(p, line_format)
     if fmt not in STREAMED_FORMATS:
         res = read_export(p, kind, engine="polars", dead_letter=dead_letter, chunk_rows=chunk_rows,
-                          chunk_mib=chunk_mib, line_format=line_format, scrape_time=scrape_time)
+                          chunk_mib=chunk_mib, line_format=line_format, scrape_time=scrape_time, **options)
         _PartitionWriter(out, partition_on, res.kind).write(res.frame)
         res.frame = out
         return res
@@ -257,8 +271,11 @@ class ExportFolder:
     spans: Any
     events: Any
     results: list[IngestResult] = field(default_factory=list)
-    #: files not read: {path: why} (another format of the same frame was preferred, or unrecognised)
+    #: files left out on purpose: {path: why} (another format of the same frame was preferred, a hidden
+    #: file, ``ground_truth.json``, the dead-letter file)
     skipped: dict[str, str] = field(default_factory=dict)
+    #: files that could not be read: {path: why} (not a recognised export, or its reader refused it)
+    unreadable: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, kind: str) -> Any:
         return getattr(self, kind)
@@ -268,16 +285,48 @@ class ExportFolder:
         """Records rejected over all files read."""
         return sum(r.rejected for r in self.results)
 
+    @property
+    def notes(self) -> list[str]:
+        """The files' notes (e.g. estimated timestamps), then one line per file that could not be read."""
+        out = [n for r in self.results for n in r.notes]
+        return out + [f"not read: {p}: {why}" for p, why in self.unreadable.items()]
+
+    def summary(self) -> str:
+        """Files read (records read/ingested/rejected per frame), the files' notes, and the files not read
+        with why (grouped by reason)."""
+        lines = []
+        for kind in KINDS:
+            rs = [r for r in self.results if r.kind == kind]
+            if rs:
+                lines.append(f"{kind}: {len(rs)} file(s), read {sum(r.read for r in rs):,}, ingested "
+                             f"{sum(r.ingested for r in rs):,}, rejected {sum(r.rejected for r in rs):,}")
+        lines += [f"note: {n}" for n in (x for r in self.results for x in r.notes)]
+        by_reason: dict[str, list[str]] = {}
+        for p, why in self.unreadable.items():
+            by_reason.setdefault(why, []).append(p)
+        for why, paths in by_reason.items():
+            shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+            lines.append(f"not read ({len(paths)} file(s): {shown}): {why}")
+        return "\n".join(lines)
+
+
+#: files of a folder that are never exports
+_NOT_EXPORTS = ("ground_truth.json",)
+
 
 def read_folder(folder: str | Path, *, engine: str = "pandas", dead_letter: str | Path | None = None,
                 prefer: tuple[str, ...] = FOLDER_PREFERENCE, recursive: bool = True,
                 **kwargs: Any) -> ExportFolder:
-    """Read a demo-style export folder into the four canonical frames.
+    """Read an export folder (a demo export, an operator's dump, a dataset such as Nezha's) into the four
+    canonical frames.
 
     Every file is sniffed; for each frame kind only the files of the most preferred format present are
     read (a folder often holds the same metrics as Parquet, CSV, query_range JSON and OpenMetrics text).
-    ``ground_truth.json`` and unrecognised files are listed in ``skipped``. Frames a folder lacks are
-    empty canonical frames.
+    Files that are not exports or cannot be read are listed with the reason in ``unreadable`` (and in
+    ``notes``); files left out on purpose (a less preferred format, hidden files, ``ground_truth.json``) in
+    ``skipped``. Frames a folder lacks are empty canonical frames. A folder where no file can be read is an
+    InputFileError naming the folder and the first files with their reasons. ``kwargs`` go to
+    :func:`read_export` for every file.
     """
     import polars as pl
 
@@ -290,22 +339,27 @@ def read_folder(folder: str | Path, *, engine: str = "pandas", dead_letter: str 
         raise InputFileError(root, "an export folder", "no such folder" if not root.exists() else "a file")
     files = sorted(p for p in (root.rglob("*") if recursive else root.iterdir()) if p.is_file())
     skipped: dict[str, str] = {}
+    unreadable: dict[str, str] = {}
     by_kind: dict[str, dict[str, list[Path]]] = {k: {} for k in KINDS}
     for p in files:
-        if p.name.startswith(".") or p.name == "ground_truth.json" or (
+        if p.name.startswith(".") or p.name in _NOT_EXPORTS or (
                 dead_letter is not None and p.resolve() == Path(dead_letter).resolve()):
-            skipped[str(p)] = "not an export"
+            skipped[str(p)] = "not an export" if not p.name.startswith(".") else "a hidden file"
             continue
         try:
             fmt = detect_format(p, kwargs.get("line_format"))
         except InputFileError as exc:
-            skipped[str(p)] = exc.found
+            unreadable[str(p)] = exc.found
             continue
         kinds = FORMAT_KINDS[fmt]
         if len(kinds) > 1:
-            kinds = (_peek_kind(p, fmt, csv_kind),)
+            try:
+                kinds = (_peek_kind(p, fmt, csv_kind),)
+            except (OSError, ValueError) as exc:  # a damaged Parquet footer, say
+                unreadable[str(p)] = f"an unreadable {fmt} file ({str(exc).splitlines()[0] if str(exc) else exc!r})"
+                continue
             if kinds == (None,):
-                skipped[str(p)] = f"{fmt} of no known frame kind"
+                unreadable[str(p)] = f"{fmt} of no known frame kind"
                 continue
         by_kind[kinds[0]].setdefault(fmt, []).append(p)
     dl = DeadLetter(dead_letter) if dead_letter is not None else DeadLetter(None)
@@ -321,7 +375,11 @@ def read_folder(folder: str | Path, *, engine: str = "pandas", dead_letter: str 
                     if fmt != chosen:
                         skipped[str(p)] = f"{kind} also in {chosen}, which is preferred"
                         continue
-                    res = read_export(p, fmt, engine="polars", dead_letter=dl, **kwargs)
+                    try:
+                        res = read_export(p, fmt, engine="polars", dead_letter=dl, **kwargs)
+                    except InputFileError as exc:
+                        unreadable[str(p)] = exc.found if exc.path == str(p) else str(exc)
+                        continue
                     results.append(res)
                     parts.append(res.frame)
             if parts:
@@ -331,7 +389,14 @@ def read_folder(folder: str | Path, *, engine: str = "pandas", dead_letter: str 
             frames[kind] = to_engine(df, engine)
     finally:
         dl.close()
-    return ExportFolder(**frames, results=results, skipped=skipped)
+    if not results:
+        shown = list(unreadable.items())[:5]
+        why = "; ".join(f"{Path(p).relative_to(root)}: {r}" for p, r in shown)
+        more = f"; and {len(unreadable) - len(shown)} more" if len(unreadable) > len(shown) else ""
+        found = (f"no readable export among {len(files)} file(s) ({why}{more})" if unreadable else
+                 f"no export files ({len(files)} file(s), none an export)" if files else "an empty folder")
+        raise InputFileError(root, "an export folder with at least one readable export", found)
+    return ExportFolder(**frames, results=results, skipped=skipped, unreadable=unreadable)
 
 
 def _peek_kind(p: Path, fmt: str, csv_kind) -> str | None:
@@ -348,7 +413,7 @@ def _peek_kind(p: Path, fmt: str, csv_kind) -> str | None:
 
         text = head.decode("utf-8", errors="replace").lstrip("\ufeff")
         sep = "\t" if text.count("\t") > text.count(",") else ","
-        return csv_kind(next(csv.reader([text], delimiter=sep)))
+        return csv_kind(next(csv.reader([text], delimiter=sep)), wide=True)
     from holoops.sources.formats.jsonl_logs import _flat_keys
     from holoops.sources.formats.sniff import json_line_kind
 

@@ -7,4 +7,4 @@ to ``dl``. The chunked text readers (``jsonl_logs``, ``csv_dump``, ``openmetrics
 """
 
 FORMATS: tuple[str, ...] = ("parquet", "csv", "jsonl", "prom_json", "openmetrics", "jaeger", "otlp",
-                            "text_logs")
+                            "text_logs", "access_log")

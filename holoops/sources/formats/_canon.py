@@ -12,23 +12,38 @@ from holoops.ingest import DeadLetter
 
 TS = pl.Datetime("ns", "UTC")
 
-#: source field names accepted for each canonical column (first present wins)
+#: source field names accepted for each canonical column (first present wins). Names match ignoring case and
+#: the separators ``_ - . @ /`` and spaces (:func:`norm_name`: ``TraceID``, ``trace-id`` and ``traceId`` are
+#: ``trace_id``). ``__pod_service`` is the service derived from a pod-name column (:func:`service_of_pod`).
 ALIASES: dict[str, dict[str, tuple[str, ...]]] = {
-    "logs": {"ts": ("ts", "timestamp", "time", "@timestamp", "datetime", "date"),
+    "logs": {"ts": ("ts", "timestamp", "time", "@timestamp", "datetime", "date", "time_unix_nano"),
              "message": ("message", "msg", "line", "log"),
-             "service": ("service", "app", "service_name", "job", "container_name", "container"),
-             "level": ("level", "severity", "lvl", "loglevel", "detected_level", "severity_text")},
+             "service": ("service", "app", "service_name", "job", "__pod_service", "container_name", "container"),
+             "level": ("level", "severity", "lvl", "loglevel", "detected_level", "severity_text"),
+             "instance": ("instance", "pod", "pod_name"), "trace_id": ("trace_id",), "span_id": ("span_id",)},
     "metrics": {"ts": ("ts", "timestamp", "time"), "metric": ("metric", "__name__", "name"),
-                "service": ("service", "job"), "instance": ("instance",), "value": ("value",)},
-    "spans": {"trace_id": ("trace_id", "traceID", "traceId"), "span_id": ("span_id", "spanID", "spanId"),
-              "parent_id": ("parent_id", "parentSpanId", "parent_span_id"),
-              "service": ("service", "service_name", "serviceName"),
-              "operation": ("operation", "operationName", "name"),
-              "start": ("start", "start_time", "startTime", "ts"),
-              "duration_ms": ("duration_ms",), "status": ("status",)},
+                "service": ("service", "job", "__pod_service"), "instance": ("instance", "pod", "pod_name"),
+                "value": ("value",)},
+    "spans": {"trace_id": ("trace_id",), "span_id": ("span_id",),
+              "parent_id": ("parent_id", "parent_span_id", "parent"),
+              "service": ("service", "service_name", "__pod_service"),
+              "operation": ("operation", "operation_name", "name", "span_name"),
+              "start": ("start", "start_time", "start_time_unix_nano", "ts"),
+              "duration_ms": ("duration_ms",), "status": ("status",), "instance": ("instance", "pod", "pod_name")},
     "events": {"ts": ("ts", "timestamp", "time"), "kind": ("kind", "type"),
                "service": ("service",), "detail": ("detail", "message", "description")},
 }
+#: canonical columns filled from the first alias present only (never coalesced, the others stay as labels)
+FIRST_ONLY = {"instance"}
+#: pod-name columns (:func:`service_of_pod` gives ``__pod_service`` from the first present)
+POD_COLUMNS = ("pod", "pod_name", "kubernetes_pod_name", "k8s_pod_name")
+#: a span's end time and durations in other units, turned into ``duration_ms`` when it is absent (a bare
+#: ``duration`` is in microseconds, as Jaeger and Zipkin write it)
+SPAN_END = ("end", "end_time", "end_time_unix_nano")
+SPAN_DURATION_UNITS = {"duration": 1e-3, "duration_us": 1e-3, "duration_micros": 1e-3, "duration_ns": 1e-6,
+                       "duration_nano": 1e-6}
+#: parent span ids that mean "no parent" (Nezha writes "root"; OTLP all-zero ids)
+_NO_PARENT = r"(?i)^(?:root|none|null|nil|-|0+)$"
 REQUIRED = {"logs": ("ts", "message"), "metrics": ("ts", "metric", "value"),
             "spans": ("trace_id", "span_id", "start"), "events": ("ts", "kind")}
 TS_COLS = {"logs": ("ts",), "metrics": ("ts",), "spans": ("start",), "events": ("ts", "end")}
@@ -41,7 +56,7 @@ NON_NEGATIVE = {"latency_ms", "duration_ms", "payload_bytes", "attempt"}
 NO_NAN = {"latency_ms", "duration_ms", "payload_bytes"}
 STR_COLS = {"logs": ("service", "level", "message", "route", "trace_id", "error_category", "instance"),
             "metrics": ("metric", "service", "instance"),
-            "spans": ("trace_id", "span_id", "parent_id", "service", "operation", "status", "peer"),
+            "spans": ("trace_id", "span_id", "parent_id", "service", "operation", "status", "peer", "instance"),
             "events": ("kind", "service", "detail", "severity", "version")}
 
 LEVELS = {"trace": "debug", "debug": "debug", "dbg": "debug", "d": "debug", "info": "info",
@@ -99,12 +114,16 @@ def to_utc(col: str, dtype: pl.DataType) -> pl.Expr:
         return c.cast(pl.Datetime("ns")).dt.replace_time_zone("UTC")
     s = c.cast(pl.String).str.strip_chars()
     iso = s.str.replace(" ", "T", literal=True, n=1).str.replace(",", ".", literal=True, n=1)
+    # Go's time.Time.String(): "2023-01-29 08:41:09.043078357 +0000 UTC m=+0.119240217" (zone name and the
+    # monotonic clock reading dropped; the numeric offset gives the time)
+    go = s.str.replace(r" m=[+-]?[0-9.]+$", "").str.replace(r"^(.*[+-]\d{4}) [A-Za-z]{1,6}$", "$1")
     return pl.coalesce(
         epoch_to_ns(s.cast(pl.Int64, strict=False), False),
         epoch_to_ns(s.cast(pl.Float64, strict=False), True),
         iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%#z", time_zone="UTC", time_unit="ns", strict=False),
         iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", time_unit="ns", strict=False)
         .dt.replace_time_zone("UTC"),
+        go.str.to_datetime("%Y-%m-%d %H:%M:%S%.f %z", time_zone="UTC", time_unit="ns", strict=False),
     ).cast(TS)
 
 
@@ -149,12 +168,90 @@ def parse_ts(df: pl.DataFrame, col: str) -> pl.Series:
     return df.select(to_utc(col, dtype)).to_series()
 
 
+def norm_name(name: str) -> str:
+    """A column name compared for aliases: lower case, without ``_ - . @ /`` and spaces (``TraceID``,
+    ``trace_id`` and ``traceId`` are all ``traceid``). Internal names (``__line``, ``__name__``) stay as they are."""
+    if name.startswith("__"):
+        return name
+    return _SEPARATORS.sub("", name).lower()
+
+
+_SEPARATORS = re.compile(r"[\s_\-.@/]+")
+#: the characters Kubernetes' name generator uses for generated suffixes (no vowels, no 0, 1, 3)
+_K8S_SAFE = "[bcdfghjklmnpqrstvwxz2456789]"
+#: a pod's generated suffix: Deployment ``-<ReplicaSet hash>-<5>`` (the hash is decimal in old clusters,
+#: and a CronJob's Job adds a decimal schedule time), StatefulSet ``-<ordinal>``, DaemonSet/Job/ReplicaSet ``-<5>``
+POD_SUFFIX = rf"-(?:(?:{_K8S_SAFE}{{6,10}}|\d{{6,10}})-{_K8S_SAFE}{{5}}|\d+|{_K8S_SAFE}{{5}})$"
+_POD_SUFFIX_RE = re.compile(POD_SUFFIX)
+
+
+def service_of_pod(pod: str | pl.Expr | None) -> Any:
+    """The workload (service) name of a Kubernetes pod: its generated suffixes stripped
+    (``ts-contacts-service-866bd68c97-xcqfx`` -> ``ts-contacts-service``, ``redis-0`` -> ``redis``); a name
+    without such a suffix is returned as it is. Takes a string or a polars expression (vectorised)."""
+    if isinstance(pod, pl.Expr):
+        return pod.str.replace(POD_SUFFIX, "")
+    return None if pod is None else _POD_SUFFIX_RE.sub("", pod, count=1)
+
+
+def snake_case(name: str) -> str:
+    """``PodServerLatencyP99`` -> ``pod_server_latency_p99``, ``HTTPRequests`` -> ``http_requests``."""
+    s = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name.strip())
+    s = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", s)
+    s = re.sub(r"[^0-9A-Za-z]+", "_", s).strip("_").lower()
+    return f"_{s}" if s[:1].isdigit() else s
+
+
+#: units written in a column header's parentheses -> the Prometheus-style name suffix (matched exactly, then
+#: ignoring case; ``m`` is Kubernetes' millicores, ``Mi`` mebibytes)
+UNIT_SUFFIXES = {"m": "millicores", "Mi": "mebibytes", "M": "megabytes"}
+_UNIT_SUFFIXES_CI = {"s": "seconds", "sec": "seconds", "secs": "seconds", "seconds": "seconds",
+                     "ms": "milliseconds", "us": "microseconds", "µs": "microseconds", "ns": "nanoseconds",
+                     "min": "minutes", "h": "hours", "%": "percent", "percent": "percent", "pct": "percent",
+                     "ki": "kibibytes", "kib": "kibibytes", "mib": "mebibytes", "gi": "gibibytes", "gib": "gibibytes",
+                     "b": "bytes", "byte": "bytes", "bytes": "bytes", "kb": "kilobytes", "mb": "megabytes",
+                     "gb": "gigabytes", "ops": "ops", "op": "ops", "ops/s": "ops_per_second",
+                     "req/s": "requests_per_second", "rps": "requests_per_second", "qps": "queries_per_second",
+                     "cores": "cores", "core": "cores", "millicores": "millicores", "count": "count"}
+
+
+def wide_metric_name(header: str) -> str:
+    """A wide table's column header as a Prometheus-style metric name: snake case, with the unit in
+    parentheses (or brackets) as the suffix: ``PodServerLatencyP99(s)`` -> ``pod_server_latency_p99_seconds``,
+    ``CpuUsageRate(%)`` -> ``cpu_usage_rate_percent``, ``MemoryUsage(Mi)`` -> ``memory_usage_mebibytes``,
+    ``CpuUsage(m)`` -> ``cpu_usage_millicores``, ``PodWorkload(Ops)`` -> ``pod_workload_ops``; no unit: snake
+    case only. A suffix the name already ends with is not repeated."""
+    m = re.match(r"^(.*?)\s*[(\[]\s*([^()\[\]]*?)\s*[)\]]\s*$", header.strip())
+    base, unit = (m.group(1), m.group(2)) if m else (header, "")
+    name = snake_case(base) or "value"
+    if not unit:
+        return name
+    suffix = UNIT_SUFFIXES.get(unit) or _UNIT_SUFFIXES_CI.get(unit.lower()) or snake_case(
+        unit.replace("%", " percent ").replace("/", " per "))
+    return name if not suffix or name == suffix or name.endswith("_" + suffix) else f"{name}_{suffix}"
+
+
+def _pod_column(df: pl.DataFrame) -> str | None:
+    want = {norm_name(n) for n in POD_COLUMNS}
+    return next((c for c in df.columns if norm_name(c) in want), None)
+
+
 def apply_aliases(df: pl.DataFrame, kind: str) -> pl.DataFrame:
-    """Rename/derive canonical columns from accepted aliases (first present alias wins)."""
+    """Rename/derive canonical columns from accepted aliases, matched by :func:`norm_name` (first present
+    alias wins; values are coalesced over the aliases present, in alias order, except for FIRST_ONLY columns)."""
+    by_norm: dict[str, list[str]] = {}
+    for c in df.columns:
+        by_norm.setdefault(norm_name(c), []).append(c)
+    pod = _pod_column(df)
+    if pod is not None and df.schema[pod] == pl.String:
+        df = df.with_columns(service_of_pod(pl.col(pod)).alias("__pod_service"))
+        by_norm["__pod_service"] = ["__pod_service"]
     exprs = []
     drop = []
     for canon, names in ALIASES[kind].items():
-        present = [n for n in names if n in df.columns]
+        present = list(dict.fromkeys(c for n in names for c in by_norm.get(norm_name(n), ())))
+        if canon in FIRST_ONLY:
+            present = present[:1]
         if not present or present == [canon]:
             continue
         exprs.append(pl.coalesce([pl.col(n) for n in present]).alias(canon)
@@ -163,6 +260,8 @@ def apply_aliases(df: pl.DataFrame, kind: str) -> pl.DataFrame:
         drop += [n for n in present if n != canon]
     if exprs:
         df = df.with_columns(exprs).drop([d for d in dict.fromkeys(drop) if d not in ALIASES[kind] and d != "job"])
+    if "__pod_service" in df.columns:
+        df = df.drop("__pod_service")
     return df
 
 
@@ -197,6 +296,12 @@ def validate(df: pl.DataFrame, kind: str, dl: DeadLetter,
     numbered only when some row is rejected. Returns ``(frame, normalised_counts)``.
     """
     df = apply_aliases(df, kind)
+    extra_fails: list[tuple[pl.Expr, str, str, pl.Expr | None]] = []
+    hide: list[str] = []
+    if kind == "spans" and "duration_ms" not in df.columns:
+        df, extra_fails, hide = _span_durations(df)
+    if kind == "logs":
+        df = _unwrap_docker_json(df)
     schema = df.schema
     casts: dict[str, Any] = {}
     clean_ts = set()  # timestamp columns where every non-null value parsed (so none is blank either)
@@ -217,6 +322,7 @@ def validate(df: pl.DataFrame, kind: str, dl: DeadLetter,
     for col in TS_COLS[kind]:
         if col in schema and col not in clean_ts:
             fails.append((~_blank(col, schema[col]) & pl.col(f"__c_{col}").is_null(), col, "bad_timestamp", None))
+    fails += extra_fails
     for col, target in [*((c, pl.Float64) for c in FLOAT_COLS[kind]), *((c, pl.Int64) for c in INT_COLS[kind])]:
         if col not in schema:
             continue
@@ -288,7 +394,7 @@ def validate(df: pl.DataFrame, kind: str, dl: DeadLetter,
         df = df.with_columns(str_fix)
     if kind == "logs":
         if "level" not in df.columns:
-            df = df.with_columns(level=pl.lit("info"))
+            df = _level_from_message(df)
         df, n_unknown = _normalise_levels(df)
         if n_unknown:
             normalised["level"] = n_unknown
@@ -298,8 +404,8 @@ def validate(df: pl.DataFrame, kind: str, dl: DeadLetter,
         err = st.is_in(["error", "err", "2", "status_code_error", "true", "failed", "failure"]) | (
             st.cast(pl.Int64, strict=False) >= 500).fill_null(False)
         df = df.with_columns(status=pl.when(err).then(pl.lit("error")).otherwise(pl.lit("ok")))
-        df = df.with_columns(parent_id=pl.col("parent_id").fill_null("") if "parent_id" in df.columns
-                             else pl.lit(""))
+        df = df.with_columns(parent_id=pl.col("parent_id").str.replace(_NO_PARENT, "").fill_null("")
+                             if "parent_id" in df.columns else pl.lit(""))
     from holoops.frames import SCHEMAS
 
     missing = {c: pl.lit(None, dtype=TS if t == "ts" else pl.Float64 if t == "float" else pl.String)
@@ -309,8 +415,70 @@ def validate(df: pl.DataFrame, kind: str, dl: DeadLetter,
     if kind == "events":
         df = df.with_columns(detail=pl.col("detail").fill_null(""))
     order = [c for c in canonical_order(kind) if c in df.columns]
-    rest = [c for c in df.columns if c not in order and not c.startswith("__")]
+    rest = [c for c in df.columns if c not in order and not c.startswith("__") and c not in hide]
     return df.select(order + rest), normalised
+
+
+def _span_durations(df: pl.DataFrame) -> tuple[pl.DataFrame, list[tuple[pl.Expr, str, str, None]], list[str]]:
+    """``duration_ms`` of spans that give an end time (exact: end - start) or a duration in another unit
+    (:data:`SPAN_DURATION_UNITS`; used where the end is missing). Returns the frame, the checks rejecting a
+    bad end time or duration (by its own column name), and the source columns to leave out of the result."""
+    by: dict[str, str] = {}
+    for c in df.columns:
+        by.setdefault(norm_name(c), c)
+    end = next((by[norm_name(n)] for n in SPAN_END if norm_name(n) in by), None)
+    dur = next(((by[norm_name(n)], f) for n, f in SPAN_DURATION_UNITS.items() if norm_name(n) in by), None)
+    if end is None and dur is None:
+        return df, [], []
+    parts: list[pl.Expr] = []
+    fails: list[tuple[pl.Expr, str, str, None]] = []
+    hide: list[str] = []
+    if end is not None and "start" in df.columns:
+        end_ts, start_ts = parse_ts(df, end), parse_ts(df, "start")
+        df = df.with_columns(__end_ms=(end_ts - start_ts).dt.total_nanoseconds() / 1e6,
+                             __end_bad=(end_ts.is_null() & ~df.select(_blank(end, df.schema[end])).to_series()))
+        parts.append(pl.col("__end_ms"))
+        fails.append((pl.col("__end_bad"), end, "bad_timestamp", None))
+        hide.append(end)
+    if dur is not None:
+        col, factor = dur
+        dt = df.schema[col]
+        num = (pl.col(col).cast(pl.Float64) if dt.is_numeric() else
+               pl.col(col).cast(pl.String).str.strip_chars().cast(pl.Float64, strict=False))
+        df = df.with_columns(__dur_ms=num * factor)
+        parts.append(pl.col("__dur_ms"))
+        fails.append((pl.col("__dur_ms").is_null() & ~_blank(col, dt), col, "mistyped_field", None))
+        hide.append(col)
+    if not parts:
+        return df, [], []
+    return df.with_columns(duration_ms=pl.coalesce(parts)), fails, hide
+
+
+def _unwrap_docker_json(df: pl.DataFrame) -> pl.DataFrame:
+    """Messages that are Docker json-file records (``{"log": "<line>\\n", "stream": ..., "time": ...}``, what
+    log shippers copy from ``/var/lib/docker/containers``): the message is the ``log`` field, without its
+    newline. Judged on the first message; a value that is not such a record is kept as it is."""
+    if "message" not in df.columns or df.schema["message"] != pl.String or not df.height:
+        return df
+    first = df["message"].head(1000).drop_nulls().head(1).to_list()
+    if not first or not first[0].lstrip().startswith('{"log"'):
+        return df
+    inner = pl.col("message").str.json_path_match("$.log").str.strip_chars_end("\r\n")
+    return df.with_columns(message=pl.coalesce(inner, pl.col("message")))
+
+
+#: a level word near the start of a log line: ``16:42:22.382 INFO  t.s.TravelServiceImpl#532 ...``,
+#: ``2023-01-29 16:42:22.382 ERROR 1 --- [main] ...``, ``[WARN] ...``, ``ERROR: ...`` (upper case only)
+MESSAGE_LEVEL = (r"^(?:\S+\s+){0,3}?\[?(TRACE|DEBUG|INFO|NOTICE|WARN|WARNING|ERROR|FATAL|CRITICAL|PANIC)\]?"
+                 r"(?:[\s:]|$)")
+
+
+def _level_from_message(df: pl.DataFrame) -> pl.DataFrame:
+    """A ``level`` for logs that carry none: the level word near the start of the message, else "info"."""
+    if "message" not in df.columns or df.schema["message"] != pl.String or not df.height:
+        return df.with_columns(level=pl.lit("info"))
+    found = pl.col("message").str.slice(0, 120).str.extract(MESSAGE_LEVEL, 1).str.to_lowercase()
+    return df.with_columns(level=found.fill_null("info"))
 
 
 def _normalise_levels(df: pl.DataFrame) -> tuple[pl.DataFrame, int]:
