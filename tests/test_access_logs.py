@@ -151,6 +151,33 @@ def test_file_birth_time_is_the_creation_time(tmp_path):
     assert file_birth_ns(p) == birth  # a later write moves mtime, not the creation time
 
 
+def test_file_birth_time_without_a_libc_statx_wrapper(tmp_path, monkeypatch):
+    """glibc before 2.28 has no ``statx``: the system call is made through ``syscall`` instead."""
+    import ctypes
+    import platform
+
+    from holoops.sources.formats.access_log import _STATX_NR
+
+    p = tmp_path / "new.log"
+    p.write_text("x\n")
+    birth = file_birth_ns(p)
+    if birth is None or platform.machine() not in _STATX_NR:
+        pytest.skip("no creation time here, or no known statx system call number")
+    real = ctypes.CDLL
+
+    class NoStatx:
+        def __init__(self, *a, **k):
+            self._lib = real(*a, **k)
+
+        def __getattr__(self, name):
+            if name == "statx":
+                raise AttributeError(name)
+            return getattr(self._lib, name)
+
+    monkeypatch.setattr(ctypes, "CDLL", NoStatx)
+    assert file_birth_ns(p) == birth
+
+
 COMBINED = (
     '10.0.0.7 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif?x=1 HTTP/1.0" 200 2326 '
     '"http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)" 0.005\n'
