@@ -128,6 +128,9 @@ class Service(_Strict):
     replica_capacity_rps: float | None = Field(default=None, gt=0)
     slo: SLO
     resources: Resources
+    #: label matchers that select this service's series in Prometheus (alert rules and queries use them);
+    #: default ``{service: <name>}``. ``holoops fleet discover`` writes e.g. ``{job: holographic-memory}``.
+    match: dict[str, str] = Field(default_factory=dict)
     #: other names this service has in the data (Prometheus ``job``, a Kubernetes app label, ...)
     aliases: list[str] = Field(default_factory=list)
     #: where each signal comes from, pinned (``holoops fleet discover`` writes it): signal -> a
@@ -153,6 +156,17 @@ class Service(_Strict):
                     raise ValueError(f"signal {signal!r}: expected a mapping, a list of them or 'missing'")
                 Candidate.from_spec(signal, s)
         return v
+
+    @property
+    def matchers(self) -> dict[str, str]:
+        """Label matchers selecting this service's series (``match``, else ``{service: name}``)."""
+        return dict(self.match) or {"service": self.name}
+
+    @property
+    def names(self) -> list[str]:
+        """Every name the data may call this service by: its own, ``aliases`` and a matched job/service."""
+        extra = [v for k, v in self.match.items() if k in ("job", "service")]
+        return list(dict.fromkeys([self.name, *self.aliases, *extra]))
 
     @property
     def uses_gpu(self) -> bool:

@@ -30,6 +30,7 @@ REASONS: dict[str, str] = {
     "nan_value": "a latency, duration or size that must be a number is NaN (NaN metric samples are kept)",
     "bad_line": "the line does not match the expected line format",
     "api_error": "the export holds an API error response instead of data",
+    "outside_window": "the timestamp is far from the rest of the data (a broken clock) or in the future",
 }
 
 RAW_LIMIT = 512  # characters of the raw record kept in a dead-letter entry

@@ -54,7 +54,8 @@ def is_interactive(g: MutableMapping[str, Any], requested: bool | None = None) -
 
 
 class Context:
-    """What a notebook works with: ``params``, ``fleet``, ``engine``, ``data``, ``record()``, ``finding()``."""
+    """What a notebook works with: ``params``, ``fleet``, ``engine``, ``source``, ``dataset``, ``record()``,
+    ``finding()``."""
 
     def __init__(self, params: Any, notebook: str | None, engine: str, interactive: bool):
         self._params = params
@@ -74,7 +75,7 @@ class Context:
             if current is not None and current != self._params:
                 self._params = current
                 self.__dict__.pop("fleet", None)
-                self.__dict__.pop("data", None)
+                self.__dict__.pop("source", None)
         return self._params
 
     @property
@@ -87,13 +88,18 @@ class Context:
         return self.params.load_fleet()
 
     @cached_property
-    def data(self):
-        """The data source, loaded on first use (demo fleet, exported files or Prometheus)."""
-        return load_data(self.params, engine=self.engine)
+    def source(self):
+        """The data source the parameters name (:func:`holoops.sources.open_source`), opened on first use."""
+        from holoops.sources import open_source
 
-    def time_range(self, data_end=None):
-        """(start, end) UTC of the analysis; see ``NotebookParams.time_range``."""
-        return self.params.time_range(data_end)
+        return open_source(self.params, self.fleet)
+
+    @property
+    def dataset(self):
+        """The data over the parameters' window and service (:func:`holoops.reports._data.dataset`)."""
+        from holoops.reports._data import dataset
+
+        return dataset(self)
 
     # --- results for history and notifications -----------------------------------------------
     def record(self, key: str, value: Any) -> Any:
@@ -226,23 +232,3 @@ def configure_headless_output(height: int = 450) -> None:
     if pio.renderers.default != "holoops":  # re-running setup keeps the renderer (and its "included")
         pio.renderers["holoops"] = EmbeddedHtmlRenderer()
         pio.renderers.default = "holoops"
-
-
-# --- data ---------------------------------------------------------------------------------------
-def load_data(params: Any, engine: str = "pandas") -> Any:
-    """Load what ``params.source`` names. Modules are imported here, so a missing one only matters when used."""
-    if params.source == "demo":
-        from holoops.demo import cached_simulate
-
-        return cached_simulate(days=params.demo_days, seed=params.demo_seed, fleet=params.fleet)
-    if params.source == "exports":
-        from holoops.sources.exports import read_folder
-
-        return read_folder(params.exports_path, engine=engine)
-    from holoops.sources.prometheus import PrometheusSource
-
-    if params.prometheus_token:  # a token given as a parameter; otherwise auth comes from env/config
-        from holoops.sources.auth import PromAuth, Secret
-
-        return PrometheusSource(params.prometheus_url, auth=PromAuth(token=Secret(params.prometheus_token)))
-    return PrometheusSource(params.prometheus_url)

@@ -119,9 +119,31 @@ def validate_notebook(path: str | Path, parameters: dict[str, Any] | None = None
     if cli:
         overrides.update(P.parse_cli_params(schema, cli.get("params"), cli.get("raw"), cli.get("yaml"),
                                             cli.get("files"), where=str(path)))
-    model = P.validate(schema, overrides, where=str(path))
+    # the parameters cell's own values count too: a default the fleet does not have fails here, not in a kernel
+    model = P.validate(schema, {**cell_defaults(nb), **overrides}, where=str(path))
     dumped = model.model_dump(mode="json")
     return name, {k: dumped[k] for k in overrides if k in dumped}, schema
+
+
+def cell_defaults(nb) -> dict[str, Any]:
+    """``name = literal`` assignments of the notebook's ``parameters`` cell (others are ignored)."""
+    import ast
+
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in (cell.metadata.get("tags") or []):
+            out: dict[str, Any] = {}
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                return {}
+            for node in tree.body:
+                if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+                    try:
+                        out[node.targets[0].id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        continue
+            return out
+    return {}
 
 
 def _harvest_records(nb) -> dict[str, Any]:

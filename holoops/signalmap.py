@@ -49,13 +49,16 @@ class Candidate:
     scope: str = "service"
     convention: str = ""
     route_from_name: bool = False
+    #: histograms: the exported ``le`` bounds, as text exactly as Prometheus shows them ("0.25", "1.0",
+    #: "250", "+Inf"; source units, before ``scale``). Optional; alert rules match ``le`` with them.
+    buckets: tuple[str, ...] | None = None
 
     @classmethod
     def from_spec(cls, signal: str, spec: Mapping[str, Any], canonical: str | None = None) -> Candidate:
         from holoops.errors import CatalogError
 
         known = {"name", "glob", "regex", "kind", "labels", "scale", "transform", "scope", "convention",
-                 "route_from_name", "metric"}
+                 "route_from_name", "metric", "buckets"}
         bad = set(spec) - known
         if bad:
             raise CatalogError(f"signal {signal!r}: unknown key(s) {', '.join(sorted(bad))}; allowed: "
@@ -80,7 +83,8 @@ class Candidate:
         return cls(signal=signal, canonical=canonical or _canonical(signal), kind=kind, name=name, glob=glob,
                    regex=spec.get("regex"), labels=labels, scale=float(spec.get("scale", 1.0)),
                    transform=spec.get("transform"), scope=str(spec.get("scope", "service")),
-                   convention=str(spec.get("convention", "")), route_from_name=bool(spec.get("route_from_name")))
+                   convention=str(spec.get("convention", "")), route_from_name=bool(spec.get("route_from_name")),
+                   buckets=_bucket_texts(signal, spec.get("buckets")))
 
     def to_spec(self) -> dict[str, Any]:
         """The fleet-profile form of this candidate (what ``fleet discover`` writes)."""
@@ -100,6 +104,8 @@ class Candidate:
             out["scope"] = self.scope
         if self.route_from_name:
             out["route_from_name"] = True
+        if self.buckets is not None:
+            out["buckets"] = list(self.buckets)
         return out
 
     @cached_property
@@ -155,6 +161,29 @@ class Candidate:
             bases = sorted({self.base(m) or m for m in metrics})
             shown = bases[0] + (f" (+{len(bases) - 1} more)" if len(bases) > 1 else "")
         return f"{shown} ({self.convention})" if self.convention else shown
+
+
+def _bucket_texts(signal: str, buckets: Any) -> tuple[str, ...] | None:
+    """A spec's ``buckets`` as ``le`` texts: strings as written, floats as Python writes them (``1.0``,
+    ``0.25``), integers without a point (``250``); each must be a number or +Inf."""
+    from holoops.errors import CatalogError
+
+    if buckets is None:
+        return None
+    if not isinstance(buckets, (list, tuple)) or not buckets:
+        raise CatalogError(f"signal {signal!r}: buckets must be a non-empty list of le bounds, got {buckets!r}")
+    out = []
+    for b in buckets:
+        text = repr(b) if isinstance(b, float) else str(b)
+        try:
+            if float(text) != float(text):  # NaN
+                raise ValueError
+        except ValueError:
+            raise CatalogError(f"signal {signal!r}: bucket bound {b!r} is not a number or +Inf") from None
+        if isinstance(b, bool) or text.strip() != text or not text:
+            raise CatalogError(f"signal {signal!r}: bucket bound {b!r} is not a number or +Inf")
+        out.append(text)
+    return tuple(out)
 
 
 def _canonical(signal: str) -> str:
@@ -326,13 +355,14 @@ class Normalised:
 
 
 def choose(pairs: Iterable[tuple[str, str]], fleet: Any, *, labelled: Mapping[str, set[str]] | None = None,
-           hosts: Mapping[str, set[str]] | None = None, host_metrics: Mapping[str, set[str]] | None = None
-           ) -> dict[tuple[str, str], Choice]:
+           hosts: Mapping[str, set[str]] | None = None, host_metrics: Mapping[str, set[str]] | None = None,
+           prefer: Mapping[str, Mapping[str, Any]] | None = None) -> dict[tuple[str, str], Choice]:
     """For every fleet service and signal, the first candidate the data holds.
 
     ``pairs``: the (metric, service) pairs present; ``labelled``: metric -> its non-null label names
     (summaries need ``quantile``); ``hosts``: service -> hosts of its instances; ``host_metrics``: host ->
-    metrics exported on it (for host-scoped candidates, e.g. node_exporter's disk)."""
+    metrics exported on it (for host-scoped candidates, e.g. node_exporter's disk); ``prefer``: service ->
+    {signal: spec} tried before the profile's and the catalog's (counters derived from access logs)."""
     by_service: dict[str, set[str]] = {}
     for metric, service in pairs:
         if service is not None and metric is not None:
@@ -341,8 +371,10 @@ def choose(pairs: Iterable[tuple[str, str]], fleet: Any, *, labelled: Mapping[st
     for name, svc in fleet.services.items():
         own = by_service.get(name, set())
         overrides = getattr(svc, "signals", None) or {}
+        first = (prefer or {}).get(name, {})
         for signal in signal_names():
-            for cand in candidates(signal, overrides):
+            preferred = [Candidate.from_spec(signal, first[signal])] if signal in first else []
+            for cand in preferred + candidates(signal, overrides):
                 hit = cand.present(own, labelled)
                 if hit:
                     out[(name, signal)] = Choice(name, signal, cand, hit)
@@ -380,29 +412,38 @@ def coverage_of(choices: Mapping[tuple[str, str], Choice], fleet: Any,
     return cov
 
 
-def normalise(metrics: Any, fleet: Any, *, engine: str | None = None) -> Normalised:
+def normalise(metrics: Any, fleet: Any, *, engine: str | None = None,
+              prefer: Mapping[str, Mapping[str, Any]] | None = None) -> Normalised:
     """``metrics`` rewritten to canonical signals (see the module docstring), with the choices made and
     the coverage. Series no candidate reads are kept as they are. Service names a fleet profile lists in
-    ``aliases`` become the profile's name first."""
+    ``aliases`` become the profile's name first. Already-canonical data is returned as it is (no copy)."""
     import polars as pl
 
     from holoops.frames import to_engine
 
-    engine = engine or _engine_of(metrics)
-    df = _to_polars(metrics)
-    if df.height == 0 or "metric" not in df.columns:
+    if metrics is None or not len(metrics) or "metric" not in metrics.columns:
         return Normalised(metrics, {}, coverage_of({}, fleet))
-    aliased = _apply_aliases(df, fleet)
-    renamed, df = aliased is not df, aliased
-    pairs_df = df.select(_str("metric").alias("metric"), _str("service").alias("service")).unique()
-    pairs = list(zip(pairs_df["metric"].to_list(), pairs_df["service"].to_list(), strict=True))
-    hosts, host_metrics = _hosts(df, fleet)
-    labelled = _labelled(df, {m for m, _ in pairs})
-    choices = choose(pairs, fleet, labelled=labelled, hosts=hosts, host_metrics=host_metrics)
-    _mark_code(df, choices)
+    engine = engine or _engine_of(metrics)
+    aliases = {str(a): name for name, svc in fleet.services.items() for a in svc.names if a != name}
+    triples = _triples(metrics, aliases)
+    pairs = {(m, s) for m, s, _ in triples}
+    hosts: dict[str, set[str]] = {}
+    host_metrics: dict[str, set[str]] = {}
+    for m, s, inst in triples:
+        h = _host(inst)
+        if h is not None:
+            host_metrics.setdefault(h, set()).add(m)
+            if s in fleet.services:
+                hosts.setdefault(s, set()).add(h)
+    labelled = _labelled(metrics)
+    choices = choose(pairs, fleet, labelled=labelled, hosts=hosts, host_metrics=host_metrics, prefer=prefer)
+    _mark_code(metrics, choices)
     work = [c for c in choices.values() if not c.identity]
-    if not work and not renamed:  # already canonical (the demo fleet, Prometheus-client fleets): no copy
+    if not work and not aliases:  # already canonical (the demo fleet, Prometheus-client fleets): no copy
         return Normalised(metrics, choices, coverage_of(choices, fleet))
+    df = _to_polars(metrics)
+    if aliases:
+        df = df.with_columns(_str("service").replace(aliases).alias("service"))
     parts, consumed = [], []
     for ch in work:
         part, used = _rewrite(df, ch, fleet, hosts)
@@ -410,14 +451,34 @@ def normalise(metrics: Any, fleet: Any, *, engine: str | None = None) -> Normali
             parts.append(part)
         if used is not None:
             consumed.append(used)
-    rest = df
+    rest = df.with_columns(_str("metric"), _str("service"))
     if consumed:
         drop = pl.concat(consumed, how="vertical").unique()
-        rest = df.join(drop, on=["metric", "service"], how="anti") if drop.height else df
-        rest = rest if rest.schema == df.schema else rest.select(df.columns)
-    out = pl.concat([rest.with_columns(_str("metric"), _str("service")), *parts], how="diagonal_relaxed") \
-        if parts else rest
+        rest = rest.join(drop, on=["metric", "service"], how="anti")
+    out = pl.concat([rest, *parts], how="diagonal_relaxed") if parts else rest
     return Normalised(to_engine(out, engine), choices, coverage_of(choices, fleet))
+
+
+def _triples(metrics: Any, aliases: Mapping[str, str]) -> set[tuple[str, str | None, str | None]]:
+    """The distinct (metric, service, instance) of a metrics frame (pandas categoricals grouped by code)."""
+    import narwhals as nw
+
+    cols = [c for c in ("metric", "service", "instance") if c in metrics.columns]
+    f = nw.from_native(metrics, eager_only=True)
+    if f.implementation.is_pandas():
+        g = metrics.groupby(cols, observed=True, dropna=False, sort=False).size().index
+        rows = list(g) if len(cols) > 1 else [(x,) for x in g]
+    else:
+        rows = f.select([nw.col(c).cast(nw.String) for c in cols]).unique().rows()
+    out = set()
+    for r in rows:
+        d = dict(zip(cols, r, strict=True))
+        m, s, i = d.get("metric"), d.get("service"), d.get("instance")
+        if m is None or m != m:
+            continue
+        s = None if s is None or s != s else str(s)
+        out.add((str(m), aliases.get(s, s) if s else s, None if i is None or i != i else str(i)))
+    return out
 
 
 def _engine_of(frame: Any) -> str:
@@ -427,54 +488,37 @@ def _engine_of(frame: Any) -> str:
     return "polars" if impl.is_polars() else "pandas" if impl.is_pandas() else str(impl).lower()
 
 
-def _apply_aliases(df: Any, fleet: Any) -> Any:
+def _labelled(metrics: Any) -> dict[str, set[str]]:
+    """metric -> {"quantile"} for metrics with quantile-labelled series (summary candidates need it)."""
+    import narwhals as nw
 
-    mapping = {str(a): name for name, svc in fleet.services.items() for a in (getattr(svc, "aliases", None) or [])}
-    if not mapping:
-        return df
-    return df.with_columns(_str("service").replace(mapping).alias("service"))
-
-
-def _hosts(df: Any, fleet: Any) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
-    """service -> hosts of its instances; host -> metrics any series on it exports."""
-    if "instance" not in df.columns:
-        return {}, {}
-    pairs = df.select(_str("metric"), _str("service"), _str("instance")).unique()
-    hosts: dict[str, set[str]] = {}
-    host_metrics: dict[str, set[str]] = {}
-    for metric, service, instance in pairs.iter_rows():
-        h = _host(instance)
-        if h is None:
-            continue
-        host_metrics.setdefault(h, set()).add(metric)
-        if service in fleet.services:
-            hosts.setdefault(service, set()).add(h)
-    return hosts, host_metrics
-
-
-def _labelled(df: Any, metrics: set[str]) -> dict[str, set[str]]:
-    """metric -> label columns non-null on it, for the metrics a summary candidate could read."""
-    import polars as pl
-
-    if "quantile" not in df.columns:
+    if "quantile" not in metrics.columns:
         return {}
-    sub = df.filter(pl.col("quantile").is_not_null()).select(_str("metric")).unique()
+    f = nw.from_native(metrics, eager_only=True)
+    sub = f.filter(~nw.col("quantile").is_null()).select(nw.col("metric").cast(nw.String)).unique()
     return {m: {"quantile"} for m in sub["metric"].to_list()}
 
 
-def _mark_code(df: Any, choices: Mapping[tuple[str, str], Choice]) -> None:
+def _mark_code(metrics: Any, choices: Mapping[tuple[str, str], Choice]) -> None:
     """A requests candidate whose code labels are all null on the chosen series carries no status code."""
-    import polars as pl
+    import narwhals as nw
 
-    for ch in choices.values():
-        if ch.signal != "requests":
-            continue
-        srcs = [s for k, v in ch.candidate.labels if k == "code" for s in v if s in df.columns]
-        if not srcs:
-            ch.no_code = True
-            continue
-        sub = df.filter(pl.col("metric").cast(pl.Utf8).is_in(ch.metrics) & (_str("service") == ch.service))
-        ch.no_code = not any(sub[s].null_count() < sub.height for s in srcs)
+    req = [ch for ch in choices.values() if ch.signal == "requests"]
+    cols = sorted({s for ch in req for k, v in ch.candidate.labels if k == "code" for s in v
+                   if s in metrics.columns})
+    coded: set[tuple[str, str]] = set()
+    f = nw.from_native(metrics, eager_only=True)
+    for col in cols:  # (metric, service) pairs with a non-null value in col, grouped without decoding
+        if f.implementation.is_pandas():
+            n = metrics.groupby(["metric", "service"], observed=True, sort=False)[col].count()
+            coded |= {(str(m), str(s), col) for (m, s), k in n.items() if k}
+        else:
+            g = f.group_by(nw.col("metric").cast(nw.String), nw.col("service").cast(nw.String)).agg(
+                nw.col(col).count().alias("n"))
+            coded |= {(m, s, col) for m, s, k in g.rows() if k}
+    for ch in req:
+        srcs = [s for k, v in ch.candidate.labels if k == "code" for s in v if s in cols]
+        ch.no_code = ch.host or not any((m, ch.service, c) in coded for m in ch.metrics for c in srcs)
 
 
 def _rewrite(df: Any, ch: Choice, fleet: Any, hosts: Mapping[str, set[str]]) -> tuple[Any, Any]:

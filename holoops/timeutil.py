@@ -204,6 +204,16 @@ class Window:
                 s = max(s, parse_time(data_start))
         return cls(s, e)
 
+    def __iter__(self):
+        """``a, b = window``: the bounds as UTC pandas Timestamps (what frame code compares with)."""
+        return iter(self.pandas)
+
+    def __getitem__(self, i: int):
+        return self.pandas[i]
+
+    def __len__(self) -> int:
+        return 2
+
     @property
     def seconds(self) -> float:
         return (self.end - self.start).total_seconds()

@@ -319,9 +319,6 @@ def test_hypotheses_as_the_incident_report_ranks_them(engine, given, shuffled, f
     assert _close(_without_sample_lines(_ranked(shuffled[engine], fleet, window)), _without_sample_lines(want))
 
 
-@pytest.mark.xfail(strict=True, reason="holoops/analyze/hypotheses.py _log_check quotes the first matching log "
-                   "line in row order (logs['message'][hit].iloc[0]); it should quote the earliest one "
-                   "(sorted by ts, then message)")
 def test_hypotheses_quote_the_same_log_line(given, shuffled, fleet, window, memo):
     want = _ref(memo, "hypotheses", lambda: _ranked(given, fleet, window))
     assert _close(_ranked(shuffled["pandas"], fleet, window), want)

@@ -422,9 +422,6 @@ def test_an_empty_window_gives_empty_results(fleet):
     assert usage_series(empty, fleet) == []
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError, reason="holoops/analyze/signals.py golden_signals builds its "
-                   "per-group masks (`present`) with np.array([... for k in keys]) over no groups: a float (0, n) "
-                   "array, and the boolean operators on it raise TypeError; it needs dtype=bool")
 @pytest.mark.parametrize("engine", ["pandas", "polars"])
 def test_golden_signals_of_an_empty_window(fleet, engine):
     empty = synthetic_metrics().iloc[:0]

@@ -297,7 +297,10 @@ def _log_check(c: dict[str, Any], wd: WindowData, service: str) -> CheckResult:
     where = "all services" if c.get("from") == "any" else service
     text = f"{n} log lines of {where}{' at ' + c['level'] if c.get('level') else ''} match /{pattern}/ (need {need})"
     if n:
-        sample = str(logs["message"][hit].iloc[0])[:90]
+        import pandas as pd
+
+        first_line = pd.DataFrame({"ts": logs["ts"][hit], "message": logs["message"][hit].astype(str)})
+        sample = first_line.sort_values(["ts", "message"], kind="stable")["message"].iloc[0][:90]
         text += f", e.g. \"{sample}\""
     first = logs["ts"][hit].min() if n else None
     return CheckResult(c, n >= need, text, first, logs["ts"][hit].max() if n else None)
@@ -311,7 +314,7 @@ def _event_check(c: dict[str, Any], wd: WindowData, service: str) -> CheckResult
     ev = ev[(ev["service"] == service) & ev["kind"].isin(kinds)]
     if not len(ev):
         return CheckResult(c, False, f"no {'/'.join(kinds)} event of {service} in the window")
-    e = ev.sort_values("ts").iloc[0]
+    e = ev.sort_values(["ts", "detail"], kind="stable").iloc[0]
     return CheckResult(c, True, f"{e['kind']} at {e['ts']:%Y-%m-%d %H:%M}: {e['detail']}", e["ts"], e["ts"])
 
 

@@ -64,13 +64,16 @@ def _gap_mask(gaps: Any, grid, window_ns: int, by: Sequence[str], keys: list) ->
 
 
 def golden_signals(metrics: Any, fleet: Any = None, *, step: str = "1m", window: str = "5m",
-                   by: Sequence[str] = ("service",), logs: Any = None) -> Any:
+                   by: Sequence[str] = ("service",), logs: Any = None, exclude_routes: Sequence[str] = ()) -> Any:
     """Traffic, errors and latency per ``by`` group every ``step``.
 
     Columns: ``ts``, the ``by`` columns, ``rps``, ``error_rps``, ``error_ratio``, ``p50_ms``,
-    ``p95_ms``, ``p99_ms``, ``gap``. Latency comes from the duration histogram when the metrics hold
-    it (groups the histogram is not labelled by get NaN), else from ``logs`` when given.
-    ``fleet`` (optional) restricts the services to the profile's.
+    ``p95_ms``, ``p99_ms``, ``gap``, ``errors_from`` (``metrics``, or ``none`` where the request counter
+    carries no status code: errors are then unknown, NaN, never a silent 0; a dataset derives coded
+    counters from access logs, see :mod:`holoops.analyze.logmetrics`). Latency comes from the duration
+    histogram when the metrics hold it (groups the histogram is not labelled by get NaN), else from
+    ``logs`` when given. ``exclude_routes`` (health checks, scrapes) count nowhere. ``fleet`` (optional)
+    restricts the services to the profile's.
     """
     import numpy as np
 
@@ -82,6 +85,7 @@ def golden_signals(metrics: Any, fleet: Any = None, *, step: str = "1m", window:
     hist = names["latency"]["histogram"] + "_bucket"
     label_cols = set(_nw(metrics).columns)
     use_hist = "le" in label_cols and all(b in label_cols for b in by)
+    has_code = "code" in label_cols
     # the request rates, the bucket rates and the scrape gaps are independent: they run side by side
     # (numpy and polars release the GIL), each metric split out of the frame once
     from concurrent.futures import ThreadPoolExecutor
@@ -91,44 +95,54 @@ def golden_signals(metrics: Any, fleet: Any = None, *, step: str = "1m", window:
     wanted = [req, hist] if use_hist else [req]
     if _nw(metrics).implementation.is_pandas():  # one Arrow conversion serves both metrics
         tables = _metric_tables(metrics, wanted)
-
-        def table(name):
-            return tables[name]
     else:
-        def table(name):
-            return _metric_tables(metrics, [name])[name]
+        tables = {n: _metric_tables(metrics, [n])[n] for n in wanted}
+    if exclude_routes and "route" in tables[req].column_names:
+        import pyarrow as pa
+        import pyarrow.compute as pc
 
-    def rates(name, label):
-        return rate_matrix(metrics, name, grid, window=window, by=[*by, label], table=table(name))
+        t = tables[req]
+        route = pc.cast(t.column("route"), pa.string())
+        tables[req] = t.filter(pc.fill_null(pc.invert(pc.is_in(route, pa.array(sorted(exclude_routes)))), True))
+
+    def rates(name, labels):
+        return rate_matrix(metrics, name, grid, window=window, by=[*by, *labels], table=tables[name])
 
     with ThreadPoolExecutor(min(3, _threads())) as pool:
-        req_f = pool.submit(rates, req, "code")
-        hist_f = pool.submit(rates, hist, "le") if use_hist else None
+        req_f = pool.submit(rates, req, ["code"] if has_code else [])
+        hist_f = pool.submit(rates, hist, ["le"]) if use_hist else None
         gaps_f = pool.submit(scrape_gaps, metrics)
         keys_c, mat_c = req_f.result()
         hist_res = hist_f.result() if hist_f is not None else None
         gaps = gaps_f.result()
     groups: dict[tuple, dict[str, Any]] = {}
+    nb = len(by)
     for k, row in zip(keys_c, mat_c, strict=True):
-        g = groups.setdefault(tuple(k[:-1]), {"rps": np.zeros(len(grid)), "err": np.zeros(len(grid)),
-                                              "n": np.zeros(len(grid))})
+        g = groups.setdefault(tuple(k[:nb]), {"rps": np.zeros(len(grid)), "err": np.zeros(len(grid)),
+                                              "n": np.zeros(len(grid)), "coded": False})
         ok = ~np.isnan(row)
         g["rps"] += np.where(ok, row, 0)
         g["n"] += ok
-        if str(k[-1]).startswith("5"):
-            g["err"] += np.where(ok, row, 0)
-    keys = sorted(groups)
+        code = k[nb] if has_code else None
+        if code is not None and code == code and str(code) not in ("", "None", "nan"):
+            g["coded"] = True
+            if str(code).startswith("5"):
+                g["err"] += np.where(ok, row, 0)
+    keys = sorted(groups, key=lambda k: tuple("" if x is None else str(x) for x in k))
     if fleet is not None and "service" in by:
         si = by.index("service")
         keys = [k for k in keys if k[si] in fleet.services]
     n = len(keys)
     rps = np.array([groups[k]["rps"] for k in keys]).reshape(n, len(grid))
-    err = np.array([groups[k]["err"] for k in keys]).reshape(n, len(grid))
-    present = np.array([groups[k]["n"] > 0 for k in keys]).reshape(n, len(grid))
+    err = np.array([groups[k]["err"] if groups[k]["coded"] else np.full(len(grid), np.nan)
+                    for k in keys]).reshape(n, len(grid))
+    present = np.array([groups[k]["n"] > 0 for k in keys], dtype=bool).reshape(n, len(grid))
+    coded = np.array([groups[k]["coded"] for k in keys], dtype=bool).reshape(n, 1)
     rps = np.where(present, rps, np.nan)
     err = np.where(present, err, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(rps > 0, err / rps, np.where(present, 0.0, np.nan))
+        ratio = np.where(rps > 0, err / rps, np.where(present & coded, 0.0, np.nan))
+    source = np.where(coded & present, "metrics", "none").astype(object)
     lat = {q: np.full((n, len(grid)), np.nan) for q in QUANTILES}
     if use_hist:
         from holoops.analyze.quantiles import histogram_quantiles
@@ -171,7 +185,81 @@ def golden_signals(metrics: Any, fleet: Any = None, *, step: str = "1m", window:
     for q in QUANTILES:
         cols[f"p{int(q * 100)}_ms"] = lat[q][gi, ti]
     cols["gap"] = gap[gi, ti]
+    cols["errors_from"] = source[gi, ti] if n else np.array([], dtype=object)
     return _from_columns(cols, metrics)
+
+
+def route_errors(metrics: Any, fleet: Any = None, *, exclude_routes: Sequence[str] = ()) -> Any:
+    """Requests and 5xx share per service and route over the whole data (pandas frame), from the request
+    counter's increase (a dataset derives coded counters from access logs where the service's own carry no
+    status code, so this covers both).
+
+    Columns: ``service``, ``route``, ``requests``, ``errors``, ``error_ratio``, ``source``; routes whose
+    counter has no status code have ``errors``/``error_ratio`` NaN and ``source`` ``no status code``."""
+    import numpy as np
+    import pandas as pd
+
+    cols = ["service", "route", "requests", "errors", "error_ratio", "source"]
+    req = signal_names()["requests"]["metric"]
+    if metrics is None or not len(metrics) or "route" not in _nw(metrics).columns:
+        return pd.DataFrame(columns=cols)
+    from holoops.analyze.counters import increase
+
+    has_code = "code" in _nw(metrics).columns
+    by = ["service", "route", *(["code"] if has_code else [])]
+    m = _nw(metrics).filter(_nw_col("metric") == req).to_native()
+    if not len(m):
+        return pd.DataFrame(columns=cols)
+    # the increase over the whole data: the last grid point's trailing window covers every sample
+    span = f"{int(_span_s(m)) + 120}s"
+    inc = _pd(increase(m, req, step="1m", window=span, by=by, extrapolate=False))
+    val = [c for c in inc.columns if c not in ("ts", *by)][0]
+    inc = inc.sort_values("ts").groupby(by, dropna=False, observed=True)[val].last().reset_index()
+    excluded = set(exclude_routes)
+    rows: dict[tuple[str, str], dict[str, float]] = {}
+    for r in inc.itertuples(index=False):
+        d = r._asdict()
+        if d["route"] is None or d["route"] != d["route"] or d["route"] in excluded:
+            continue
+        if fleet is not None and d["service"] not in fleet.services:
+            continue
+        e = rows.setdefault((str(d["service"]), str(d["route"])), {"requests": 0.0, "errors": 0.0, "coded": 0.0})
+        v = float(d[val] or 0)
+        e["requests"] += v
+        code = d.get("code")
+        if code is not None and code == code and str(code) not in ("", "None"):
+            e["coded"] += v
+            if str(code).startswith("5"):
+                e["errors"] += v
+    out = []
+    for (svc, route), e in rows.items():
+        coded = e["coded"] > 0
+        out.append({"service": svc, "route": route, "requests": round(e["requests"]),
+                    "errors": round(e["errors"]) if coded else np.nan,
+                    "error_ratio": e["errors"] / e["coded"] if coded else np.nan,
+                    "source": "status codes" if coded else "no status code"})
+    return pd.DataFrame(out, columns=cols).sort_values(["service", "error_ratio", "requests"],
+                                                       ascending=[True, False, False]).reset_index(drop=True)
+
+
+def _nw_col(name: str):
+    import narwhals as nw
+
+    return nw.col(name).cast(nw.String)
+
+
+def _span_s(frame: Any) -> float:
+    import narwhals as nw
+
+    f = _nw(frame)
+    a, b = f.select(nw.col("ts").min().alias("a"), nw.col("ts").max().alias("b")).row(0)
+    return max(0.0, (b - a).total_seconds()) if a is not None else 0.0
+
+
+def _pd(frame: Any):
+    from holoops.frames import to_pandas
+
+    return to_pandas(frame)
 
 
 def saturation(metrics: Any, fleet: Any, *, step: str = "1m", window: str = "5m") -> Any:

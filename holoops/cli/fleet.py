@@ -10,9 +10,25 @@ def register(sub) -> None:
     show.add_argument("--fleet", help="fleet profile YAML (default: the bundled HolographicMemory)")
     show.add_argument("--json", action="store_true", help="print the validated profile as JSON")
     show.set_defaults(handler=_show)
-    check = fs.add_parser("check", help="validate a fleet profile; exits 2 naming the key at fault")
+    check = fs.add_parser("check", help="validate a fleet profile; exits 2 naming the key at fault; with "
+                                        "--prometheus, exits 1 listing every selector that matches no series")
     check.add_argument("path", nargs="?", help="fleet profile YAML")
+    check.add_argument("--prometheus", metavar="URL", help="also check the profile's signal selectors against "
+                                                           "this Prometheus")
+    check.add_argument("--since", default="1h", help="series seen within this span count (default 1h)")
     check.set_defaults(handler=_check)
+    disc = fs.add_parser("discover", help="write a fleet profile from a live Prometheus (targets, series, "
+                                          "labels) and access logs; print where each signal comes from")
+    disc.add_argument("--prometheus", required=True, metavar="URL", help="Prometheus base URL")
+    disc.add_argument("--logs", action="append", default=[], metavar="[SERVICE=]PATH",
+                      help="log file or folder of a service (repeatable); access logs add status codes "
+                           "and latency")
+    disc.add_argument("--out", required=True, metavar="FLEET.yaml", help="where to write the profile")
+    disc.add_argument("--base", metavar="FLEET.yaml", help="an existing profile to extend (its settings are kept)")
+    disc.add_argument("--name", help="fleet name (default: the base profile's, else 'discovered')")
+    disc.add_argument("--since", default="1h", help="series seen within this span count (default 1h)")
+    disc.add_argument("--json", action="store_true", help="print the coverage as JSON")
+    disc.set_defaults(handler=_discover)
     p.set_defaults(handler=lambda a: (p.print_help(), 2)[1])
 
 
@@ -40,4 +56,36 @@ def _check(args) -> int:
 
     fleet = load_fleet(args.path)
     print(f"ok: {fleet.name}, {len(fleet.services)} services, {len(fleet.edges)} dependencies")
+    if not args.prometheus:
+        return 0
+    from holoops.discover import check_selectors
+    from holoops.sources.auth import redact
+
+    bad = check_selectors(fleet, args.prometheus, since=args.since)
+    if not bad:
+        print(f"ok: every selector of the profile matches series in {redact(args.prometheus)}")
+        return 0
+    print(f"{len(bad)} selector(s) match no series in {redact(args.prometheus)} (last {args.since}):")
+    for b in bad:
+        print(f"  {b['service']:<24} {b['signal']:<14} {b['selector']}")
+    return 1
+
+
+def _discover(args) -> int:
+    import json
+
+    from holoops.discover import discover
+    from holoops.fleet import load_fleet
+
+    base = load_fleet(args.base) if args.base else None
+    found = discover(args.prometheus, logs=args.logs, base=base, name=args.name, since=args.since)
+    path = found.write(args.out)
+    if args.json:
+        print(json.dumps({"profile": str(path), "coverage": found.coverage.to_dict(), "notes": found.notes},
+                         indent=2))
+        return 0
+    print(f"wrote {path}: {len(found.profile['services'])} service(s)")
+    print(found.table())
+    for n in found.notes:
+        print(f"- {n}")
     return 0

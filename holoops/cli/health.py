@@ -15,6 +15,10 @@ def register(sub) -> None:
     p.add_argument("--retries", type=int, default=1, help="retries after a failed probe (default 1)")
     p.add_argument("--prometheus", metavar="URL", nargs="?", const="",
                    help="also read scrape targets from Prometheus (URL, or HOLOOPS_PROM_URL when omitted)")
+    p.add_argument("--logs", action="append", default=[], metavar="[SERVICE=]PATH",
+                   help="access logs (repeatable): with --prometheus, status codes from them judge whether "
+                        "an up service is failing")
+    p.add_argument("--window", default="15m", help="recent span judged for errors and latency (default 15m)")
     p.add_argument("--json", action="store_true", help="print results as JSON")
     p.set_defaults(handler=_health)
 
@@ -47,17 +51,21 @@ def _health(args) -> int:
                           scheme=args.scheme, services=args.service or None)
     rec = None
     targets_error = None
+    verdicts = None
     if args.prometheus is not None:
         from holoops.errors import PrometheusError
-        from holoops.sources.health import reconcile_targets, scrape_targets
+        from holoops.sources.health import probes_frame, reconcile_targets, scrape_targets
         from holoops.sources.prometheus import PrometheusSource
 
         try:
             with PrometheusSource(args.prometheus or None, timeout=args.timeout * 2, retries=1) as src:
-                rec = reconcile_targets(fleet, scrape_targets(src))
+                targets = scrape_targets(src)
+                rec = reconcile_targets(fleet, targets)
+                verdicts = _verdicts(args, fleet, src.url, probes_frame(results), targets)
         except PrometheusError as exc:
             targets_error = str(exc)
-    healthy = all(r.ok for r in results) and (rec is None or rec.ok) and targets_error is None
+    serving = verdicts is None or not verdicts["status"].isin(["down", "failing"]).any()
+    healthy = all(r.ok for r in results) and (rec is None or rec.ok) and targets_error is None and serving
     if args.json:
         doc = {"fleet": fleet.name, "ok": healthy, "probes": [asdict(r) for r in results]}
         if rec is not None:
@@ -65,6 +73,8 @@ def _health(args) -> int:
                               "down": rec.down_targets}
         if targets_error:
             doc["targets_error"] = targets_error
+        if verdicts is not None:
+            doc["services"] = json.loads(verdicts.to_json(orient="records"))
         print(redact(json.dumps(doc, indent=2)))
         return 0 if healthy else 1
     print(f"fleet {fleet.name}: {sum(r.ok for r in results)}/{len(results)} health endpoints ok")
@@ -76,6 +86,13 @@ def _health(args) -> int:
         mark = "ok" if r.ok else "FAIL"
         print(redact(f"{r.service:<20}{r.status if r.status is not None else '-':>7}{lat:>11}  {r.url:<40}"
                      f"{mark if r.ok else f'{mark}: {r.error}'}"))
+    if verdicts is not None:
+        print(f"\nserving (last {args.window}: errors and latency against each SLO):")
+        for r in verdicts.to_dict("records"):
+            err = r["5xx ratio"]
+            ratio = "-" if err is None or err != err else f"{err:.1%} 5xx"
+            verdict = {"failing": "UP BUT FAILING", "down": "DOWN"}.get(r["status"], r["status"])
+            print(redact(f"  {r['service']:<20}{verdict:<16}{ratio:<12}{r['why']}"))
     if targets_error:
         print(redact(f"targets: {targets_error}"))
     elif rec is not None:
@@ -83,3 +100,16 @@ def _health(args) -> int:
         for line in rec.lines():
             print(f"  - {line}")
     return 0 if healthy else 1
+
+
+def _verdicts(args, fleet, url: str, probes, targets):
+    """Per service: up, and serving? (:func:`holoops.analyze.health.service_health` over the last
+    ``--window`` of Prometheus and the given logs)."""
+    from holoops.analyze.health import service_health
+    from holoops.sources.live import PrometheusLive
+    from holoops.timeutil import Window, now_utc, parse_timedelta
+
+    end = now_utc()
+    src = PrometheusLive(fleet, url, cache=False, logs=args.logs)
+    ds = src.read(Window(end - parse_timedelta(args.window), end), engine="polars")
+    return service_health(ds, recent=args.window, probes=probes, targets=targets)

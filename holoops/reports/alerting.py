@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from holoops.reports import Section, note
-from holoops.reports._data import fleet_data, memo
+from holoops.reports._data import dataset, memo
 
 
 def _groups(hx: Any):
@@ -19,7 +19,7 @@ def report(hx: Any):
     """The backtest of every rule over the window (cached)."""
     from holoops.analyze.alerts import backtest
 
-    d = fleet_data(hx)
+    d = dataset(hx)
     return memo(hx, "backtest", lambda: backtest(d.metrics, d.truth or [], hx.fleet, groups=_groups(hx)))
 
 
@@ -60,7 +60,7 @@ def fired(hx: Any) -> Section:
                        "kind": iv["service"].fillna(""), "severity": iv["severity"],
                        "detail": iv["rule"] + " " + iv["service"].fillna("") + " " + iv["minutes"].round(0).astype(
                            int).astype(str) + " min"})
-    fig = timeline_figure(tl, incidents=fleet_data(hx).truth, title="Firing intervals per rule")
+    fig = timeline_figure(tl, incidents=dataset(hx).truth, title="Firing intervals per rule")
     hx.record("fired", {f"{r.rule}/{r.severity}": int(r.fired) for r in per.itertuples()})
     summary = (f"{len(iv)} firing intervals from {len(per)} rules over {bt.weeks * 7:.1f} days, evaluated every "
                f"{bt.interval_s:g}s. Shaded: the labelled incidents (demo) for comparison.")

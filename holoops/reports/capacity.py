@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from holoops.reports import Section, note
-from holoops.reports._data import fleet_data, memo
+from holoops.reports._data import dataset, memo
 
 #: resources whose forecast changes with a growth scenario (see holoops.analyze.capacity.TRAFFIC_DRIVEN)
 SCENARIO_RESOURCES = ["requests", "cpu", "disk"]
@@ -20,7 +20,7 @@ def as_is(hx: Any):
     """The forecast of every service and resource without extra growth (cached)."""
     from holoops.analyze.capacity import capacity_report
 
-    p, d = hx.params, fleet_data(hx)
+    p, d = hx.params, dataset(hx)
     return memo(hx, "capacity", lambda: capacity_report(
         d.metrics, hx.fleet, horizon_days=p.horizon_days, growth=0.0, target_utilisation=p.target_utilisation))
 
@@ -29,7 +29,7 @@ def scenario(hx: Any, growth: float | None = None):
     """Traffic-driven resources re-forecast with ``growth`` (default ``params.growth``) extra load."""
     from holoops.analyze.capacity import capacity_report
 
-    p, d = hx.params, fleet_data(hx)
+    p, d = hx.params, dataset(hx)
     g = p.growth if growth is None else growth
     return memo(hx, f"capacity_growth_{g:g}", lambda: capacity_report(
         d.metrics, hx.fleet, horizon_days=p.horizon_days, growth=g, target_utilisation=p.target_utilisation,
@@ -47,7 +47,7 @@ def exhaustion(hx: Any) -> Section:
     """Which resources run out within the horizon at today's trend, with the 95 % interval."""
     import pandas as pd
 
-    rep, d = as_is(hx), fleet_data(hx)
+    rep, d = as_is(hx), dataset(hx)
     if not rep.forecasts:
         return note("Not enough history to forecast (at least 12 hourly points per resource are needed).")
     alarms = [_when(f) for f in rep.alarms()]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from holoops.reports import Section, note
-from holoops.reports._data import fleet_data, memo
+from holoops.reports._data import dataset, memo
 
 
 def spans(hx: Any):
@@ -13,7 +13,7 @@ def spans(hx: Any):
     import narwhals as nw
 
     def run():
-        s = fleet_data(hx).spans
+        s = dataset(hx).spans
         share = hx.params.trace_sample
         if share >= 1 or s is None or not len(s):
             return s
@@ -27,7 +27,7 @@ def spans(hx: Any):
 
 def sample_share(hx: Any) -> float:
     """Share of real traffic the analysed traces stand for (tracer sampling x analysis sampling)."""
-    return float(fleet_data(hx).meta.get("trace_sample", 1.0)) * hx.params.trace_sample
+    return float(dataset(hx).meta.get("trace_sample", 1.0)) * hx.params.trace_sample
 
 
 def edges(hx: Any):
@@ -39,7 +39,7 @@ def edges(hx: Any):
 def _no_spans(hx: Any) -> Section | None:
     s = spans(hx)
     if s is None or not len(s):
-        d = fleet_data(hx)
+        d = dataset(hx)
         return note("No traces in this window." + (" " + d.notes[0] if d.notes else ""))
     return None
 

@@ -9,22 +9,33 @@ from __future__ import annotations
 from typing import Any
 
 from holoops.reports import Section, note
-from holoops.reports._data import fleet_data, memo
+from holoops.reports._data import dataset, memo
 
 
 # --- shared analyses (computed once) ----------------------------------------------------------------
 def signals(hx: Any):
     from holoops.analyze.signals import golden_signals
+    from holoops.signalmap import probe_routes
 
-    d = fleet_data(hx)
-    return memo(hx, "golden_signals", lambda: golden_signals(d.metrics, hx.fleet, step=d.step,
-                                                                     logs=d.logs))
+    d = dataset(hx)
+    return memo(hx, "golden_signals", lambda: golden_signals(
+        d.metrics, hx.fleet, step=d.step, logs=d.logs, exclude_routes=sorted(probe_routes(hx.fleet))))
+
+
+def routes(hx: Any):
+    """Requests and 5xx share per service and route (metrics' status codes, else the access logs)."""
+    from holoops.analyze.signals import route_errors
+    from holoops.signalmap import probe_routes
+
+    d = dataset(hx)
+    return memo(hx, "routes", lambda: route_errors(d.metrics, hx.fleet,
+                                                   exclude_routes=sorted(probe_routes(hx.fleet))))
 
 
 def detected(hx: Any):
     from holoops.analyze.timeline import detect_incidents
 
-    d = fleet_data(hx)
+    d = dataset(hx)
     return memo(hx, "incidents", lambda: detect_incidents(d, hx.fleet))
 
 
@@ -36,86 +47,87 @@ def _pd(df: Any):
 
 # --- sections -----------------------------------------------------------------------------------------
 def fleet_health(hx: Any) -> Section:
-    """Is every service up and answering? Live probes + scrape targets on Prometheus, else the data's end."""
-    d = fleet_data(hx)
-    if d.source == "prometheus":
-        return _live_health(hx, d)
-    table = _health_table(hx, d)
-    bad = table[table["status"] != "ok"]
+    """Is every service up and serving? Up instances, error ratio and latency against the SLO (plus health
+    probes and scrape targets on a live source), what each signal comes from, and what is missing."""
+    from holoops.analyze.health import service_health, worst
+
+    d = dataset(hx)
+    probes = targets = None
+    blocks: list[Any] = []
+    if hx.source.live:
+        from holoops.sources.health import probe_fleet, probes_frame, reconcile_targets, scrape_targets
+
+        probes = probes_frame(probe_fleet(hx.fleet, services=None if hx.params.service == "all"
+                                          else [hx.params.service]))
+        targets = scrape_targets(hx.source.client)
+        rec = reconcile_targets(hx.fleet, targets)
+        hx.record("probes", {"probes_ok": int(probes["ok"].sum()), "probes": len(probes),
+                             "targets_up": int((targets["health"] == "up").sum()), "targets": len(targets)})
+        for line in rec.lines():
+            hx.finding("warning", line, runbook="runbooks/dependency_outage.ipynb")
+        blocks += [probes[["service", "url", "ok", "status", "latency_ms", "error"]],
+                   targets[["service", "instance", "health", "last_scrape", "last_error"]],
+                   *(f"- {x}" for x in rec.lines())]
+    table = service_health(d, signals(hx), probes=probes, targets=targets)
     hx.record("health", dict(zip(table["service"], table["status"], strict=True)))
-    summary = (f"{d.source} data, {d.span_text}. {len(table) - len(bad)} of {len(table)} services ok at the "
-               f"end of the window" + (f"; not ok: {', '.join(bad['service'])}." if len(bad) else "."))
-    return Section("Fleet health at a glance", summary, [table, *d.notes])
-
-
-def _health_table(hx: Any, d: Any):
-    """Per service at the end of the window: instances up, availability, last 15 min traffic/errors/p99."""
-    import pandas as pd
-
-    m = _pd(d.metrics)
-    up = m[m["metric"] == "up"]  # no astype: a categorical compares in place (3.5M rows)
-    last_up = up.sort_values("ts").groupby(up["instance"].astype(str), observed=True).tail(1)
-    gs = _pd(signals(hx))
-    recent = gs[gs["ts"] > gs["ts"].max() - pd.Timedelta("15min")].groupby("service", observed=True).mean(
-        numeric_only=True)
-    rows = []
-    for name, svc in hx.fleet.services.items():
-        if hx.params.service not in ("all", name):
-            continue
-        lu = last_up[last_up["service"].astype(str) == name]
-        r = recent.loc[name] if name in recent.index else None
-        p99 = None if r is None else r["p99_ms"]
-        err = None if r is None else r["error_ratio"]
-        limit = svc.slo.latency.threshold_ms if svc.slo.latency else None
-        n_up = int((lu["value"] > 0).sum())
-        status = ("down" if len(lu) and n_up == 0 else
-                  "degraded" if (n_up < len(lu) or (err or 0) > 0.05 or
-                                 (limit and p99 is not None and p99 > limit)) else "ok")
-        rows.append({"service": name, "status": status, "instances up": f"{n_up}/{len(lu)}",
-                     "up share (window)": (up[up["service"].astype(str) == name]["value"] > 0).mean(),
-                     "req/s (15 min)": None if r is None else r["rps"], "5xx ratio": err, "p99 ms": p99,
-                     "p99 SLO ms": limit})
-    return pd.DataFrame(rows)
-
-
-def _live_health(hx: Any, d: Any) -> Section:
-    from holoops.sources.health import probe_fleet, probes_frame, reconcile_targets, scrape_targets
-
-    probes = probes_frame(probe_fleet(hx.fleet, services=None if hx.params.service == "all"
-                                      else [hx.params.service]))
-    targets = scrape_targets(hx.data)
-    rec = reconcile_targets(hx.fleet, targets)
-    hx.record("health", {"probes_ok": int(probes["ok"].sum()), "probes": len(probes),
-                         "targets_up": int((targets["health"] == "up").sum()), "targets": len(targets)})
-    for line in rec.lines():
-        hx.finding("warning", line, runbook="runbooks/dependency_outage.ipynb")
-    summary = (f"{int(probes['ok'].sum())}/{len(probes)} health endpoints answer; "
-               f"{int((targets['health'] == 'up').sum())}/{len(targets)} scrape targets up.")
-    return Section("Fleet health at a glance", summary,
-                   [probes[["service", "url", "ok", "status", "latency_ms", "error"]],
-                    targets[["service", "instance", "health", "last_scrape", "last_error"]],
-                    *(f"- {x}" for x in rec.lines()), *d.notes])
+    bad = table[table["status"] != "ok"]
+    for r in bad.itertuples():
+        if r.status in ("down", "failing"):
+            hx.finding("critical", f"{r.service} is {r.status}" + (": " + r.why if r.why != "-" else ""),
+                       service=r.service, runbook="runbooks/error_burst.ipynb" if r.status == "failing"
+                       else "runbooks/dependency_outage.ipynb")
+    summary = (f"{d.header()} {len(table) - len(bad)} of {len(table)} services ok at the end of the window"
+               + (f"; worst: {worst(table)} ({', '.join(f'{r.service} {r.status}' for r in bad.itertuples())})."
+                  if len(bad) else "."))
+    notes = d.coverage_notes()
+    cov = ["**Signal coverage** (what each answer comes from): " + "; ".join(notes)] if notes else []
+    return Section("Fleet health at a glance", summary, [table, *cov, *(f"- {n}" for n in d.notes), *blocks,
+                                                         *([d.coverage] if notes else [])])
 
 
 def golden_signals(hx: Any) -> Section:
-    """Traffic, errors and latency per service, with deploys, config changes and incidents overlaid."""
+    """Traffic, errors and latency per service, with deploys, config changes and incidents overlaid; the
+    error ratio of every route."""
     from holoops.viz import golden_signals_figure
 
-    d, gs = fleet_data(hx), _pd(signals(hx))
-    if gs.empty:
-        return note("No request metrics in this window.")
-    by = gs.groupby("service", observed=True)
-    table = by.agg(**{"mean req/s": ("rps", "mean"), "peak req/s": ("rps", "max"),
-                      "5xx ratio": ("error_ratio", "mean"), "worst 5xx": ("error_ratio", "max"),
-                      "p50 ms": ("p50_ms", "median"), "p95 ms": ("p95_ms", "median"),
-                      "p99 ms": ("p99_ms", "median"), "worst p99 ms": ("p99_ms", "max")}).reset_index()
-    worst = table.sort_values("worst 5xx").iloc[-1]
-    fig = golden_signals_figure(gs, events=d.events, incidents=detected(hx), title="Golden signals")
-    summary = (f"{gs['service'].nunique()} services, {table['mean req/s'].sum():,.0f} req/s on average. "
-               f"Worst 5xx: {worst['service']} at {worst['worst 5xx']:.1%}. Medians over the window; "
-               "the chart marks deploys and config changes (dashed) and detected incidents (shaded).")
-    hx.record("golden_signals", table.set_index("service").round(4).to_dict("index"))
-    return Section("Golden signals", summary, [table, fig])
+    d, gs = dataset(hx), _pd(signals(hx))
+    rt = _pd(routes(hx))
+    if gs.empty and rt.empty:
+        return note("No request signal in this window: " + ("; ".join(d.coverage_notes()) or
+                                                              "no request metrics or access logs."))
+    blocks: list[Any] = []
+    if not gs.empty:
+        by = gs.groupby("service", observed=True)
+        table = by.agg(**{"mean req/s": ("rps", "mean"), "peak req/s": ("rps", "max"),
+                          "5xx ratio": ("error_ratio", "mean"), "worst 5xx": ("error_ratio", "max"),
+                          "p50 ms": ("p50_ms", "median"), "p95 ms": ("p95_ms", "median"),
+                          "p99 ms": ("p99_ms", "median"), "worst p99 ms": ("p99_ms", "max")}).reset_index()
+        hx.record("golden_signals", table.set_index("service").round(4).to_dict("index"))
+        blocks += [table, golden_signals_figure(gs, events=d.events, incidents=detected(hx), title="Golden signals")]
+    failing = rt[rt["error_ratio"] >= 0.05] if len(rt) else rt
+    if len(rt):
+        hx.record("routes", [{"service": r.service, "route": r.route, "requests": int(r.requests),
+                              "error_ratio": None if r.error_ratio != r.error_ratio else round(float(r.error_ratio), 4),
+                              "source": r.source} for r in rt.itertuples()])
+        for r in failing.itertuples():
+            hx.finding("critical" if r.error_ratio >= 0.5 else "warning",
+                       f"{r.service} {r.route}: {r.error_ratio:.1%} of {int(r.requests):,} requests fail (5xx, "
+                       f"from {r.source})", service=r.service, runbook="runbooks/error_burst.ipynb")
+        blocks.insert(0, rt)
+    worst_txt = ""
+    if not gs.empty and gs["error_ratio"].notna().any():
+        w = gs.groupby("service", observed=True)["error_ratio"].max().sort_values().dropna()
+        worst_txt = f" Worst 5xx: {w.index[-1]} at {w.iloc[-1]:.1%}."
+    routes_txt = (" Failing routes: " + ", ".join(f"{r.route} ({r.error_ratio:.0%})" for r in failing.itertuples())
+                  + "." if len(failing) else "")
+    traffic = f"{gs['service'].nunique()} services, {gs.groupby('service')['rps'].mean().sum():,.1f} req/s on average." \
+        if not gs.empty else ""
+    summary = (f"{traffic}{worst_txt}{routes_txt} Medians over the window; the chart marks deploys and config "
+               "changes (dashed) and detected incidents (shaded).")
+    notes = d.coverage_notes()
+    if notes:
+        blocks.append("Coverage: " + "; ".join(notes))
+    return Section("Golden signals", summary.strip(), blocks)
 
 
 def saturation(hx: Any) -> Section:
@@ -123,7 +135,7 @@ def saturation(hx: Any) -> Section:
     from holoops.analyze.signals import saturation as sat_of
     from holoops.viz import saturation_figure
 
-    d = fleet_data(hx)
+    d = dataset(hx)
     sat = _pd(memo(hx, "saturation", lambda: sat_of(d.metrics, hx.fleet, step=d.step)))
     if sat.empty:
         return note("No resource metrics in this window.")
@@ -145,7 +157,7 @@ def slo_status(hx: Any) -> Section:
     """Error budgets and burn rates per service and SLI; burning SLOs become findings."""
     from holoops.analyze.slo import slo_report
 
-    d = fleet_data(hx)
+    d = dataset(hx)
     rep = memo(hx, "slo", lambda: slo_report(d.metrics, hx.fleet))
     rows = rep.rows
     burning = [r for r in rows if r["status"] != "ok"]
@@ -167,7 +179,7 @@ def error_patterns(hx: Any) -> Section:
     """The most frequent error/warning log templates, new and surging ones flagged."""
     from holoops.analyze.patterns import error_patterns as mine
 
-    d = fleet_data(hx)
+    d = dataset(hx)
     logs = _pd(d.logs)
     errs = logs[logs["level"].astype(str).str.lower().isin(["error", "warn", "warning", "critical", "fatal"])]
     if errs.empty:
@@ -190,7 +202,7 @@ def incidents(hx: Any) -> Section:
     from holoops.analyze.timeline import timeline
     from holoops.viz import timeline_figure
 
-    d, found = fleet_data(hx), detected(hx)
+    d, found = dataset(hx), detected(hx)
     if not found:
         hx.record("incidents", [])
         return note("No incident detected in this window: every service stayed near its baseline.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from holoops.reports import Section, note
-from holoops.reports._data import fleet_data, memo
+from holoops.reports._data import dataset, memo
 
 
 def classified(hx: Any):
@@ -14,7 +14,7 @@ def classified(hx: Any):
     from holoops.frames import to_pandas
 
     def run():
-        logs = classify_errors(fleet_data(hx).logs)
+        logs = classify_errors(dataset(hx).logs)
         logs = to_pandas(logs)
         return logs[logs["error_category"].notna()]
 
@@ -32,7 +32,7 @@ def error_classes(hx: Any) -> Section:
 
     from holoops.analyze.errors import error_class_summary
 
-    d, errs = fleet_data(hx), classified(hx)
+    d, errs = dataset(hx), classified(hx)
     if errs.empty:
         return note("No error lines in this window." + (" " + d.notes[0] if d.notes else ""))
     b = _bucket(d)
@@ -54,7 +54,7 @@ def patterns(hx: Any):
     three quarters against its last)."""
     from holoops.analyze.patterns import error_patterns
 
-    d, errs = fleet_data(hx), classified(hx)
+    d, errs = dataset(hx), classified(hx)
     if d.earlier_logs is not None and len(d.earlier_logs):
         return memo(hx, "patterns", lambda: _against_earlier(d, errs))
     return memo(hx, "patterns", lambda: error_patterns(errs))
@@ -70,7 +70,7 @@ def _against_earlier(d: Any, errs: Any):
     before = to_pandas(classify_errors(d.earlier_logs))
     before = before[before["error_category"].notna()]
     both = pd.concat([before, errs], ignore_index=True)
-    return error_patterns(both, window=d.window, baseline=(both["ts"].min(), d.window[0]))
+    return error_patterns(both, window=tuple(d.window), baseline=(both["ts"].min(), d.window[0]))
 
 
 def top_patterns(hx: Any) -> Section:
@@ -87,7 +87,7 @@ def top_patterns(hx: Any) -> Section:
     for r in flagged.head(3).itertuples():
         hx.finding("warning", f"{'new' if r.new else 'surging'} error pattern on {r.services}: {r.template[:80]}",
                    service=r.services.split(",")[0])
-    d = fleet_data(hx)
+    d = dataset(hx)
     base = ("the data before it" if d.earlier_logs is not None and len(d.earlier_logs)
             else "the window's earlier part (no data before the window)")
     summary = (f"{len(pats)} templates; {int(pats['new'].sum())} new and {int(pats['surge'].sum())} surging in "

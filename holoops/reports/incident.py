@@ -79,85 +79,68 @@ class IncidentState:
         return bool(self.ranked) and self.ranked[0].score >= self.threshold
 
 
-def _frames(hx: Any) -> Any:
-    """All the data, unrestricted (the ranking needs every service and a day of baseline before the
-    window), as pandas frames. Prometheus goes through ``holoops.reports._data.fleet_data``."""
-    from types import SimpleNamespace
-
-    from holoops.frames import to_pandas
-
-    if hx.params.source == "prometheus":
-        from holoops.reports._data import fleet_data
-
-        return fleet_data(hx)
-    raw = hx.data
-    conv = {n: (None if getattr(raw, n, None) is None else to_pandas(getattr(raw, n)))
-            for n in ("metrics", "logs", "spans", "events")}
-    ns = SimpleNamespace(**conv, truth=getattr(raw, "truth", None), window=getattr(raw, "window", None))
-    if hasattr(raw, "incident"):
-        ns.incident = raw.incident
-    return ns
-
-
-def incident_window(hx: Any, frames: Any = None) -> tuple[Any, Any, str]:
-    """(start, end, how): onset/around when given; on the demo the labelled incident of the kind
-    (onset - lookback ... end + 30m); else ``window`` ending at the end of the data."""
+def incident_window(hx: Any) -> tuple[Any, Any, str]:
+    """(start, end, how): onset/around when given; where the source has labelled incidents (the demo) the
+    one of this runbook's kind (onset - lookback ... end + 30m); else ``window`` ending at the data's end."""
     import pandas as pd
 
     from holoops.timeutil import parse_timedelta
 
     p = hx.params
-    frames = frames if frames is not None else _frames(hx)
     if p.onset or p.around:
         a, b = p.incident_range()
         return _ts(a), _ts(b), f"onset {p.onset}" if p.onset else f"around {p.around} ± {p.lookback}"
-    truth = None
-    if p.source == "demo" and hasattr(frames, "incident"):
-        try:
-            truth = frames.incident(p.incident_kind)
-        except (KeyError, LookupError, ValueError):
-            truth = None
+    first, last = hx.source.extent()
+    truth = next((i for i in (hx.source.truth or []) if i["kind"] == p.incident_kind), None)
     if truth:
         a = _ts(truth["onset"]) - pd.Timedelta(parse_timedelta(p.lookback))
         b = _ts(truth["end"]) + pd.Timedelta(minutes=30)
-        win = getattr(frames, "window", None)
-        if win is not None:
-            b = min(b, _ts(win[1]))
-        return a, b, f"the demo's labelled {p.incident_kind} ({truth.get('id', '')})"
-    data_end = None
-    win = getattr(frames, "window", None)
-    if win is not None:
-        data_end = _ts(win[1]).to_pydatetime()
-    a, b = p.time_range(data_end)
-    return _ts(a), _ts(b), f"the last {p.window} of the data"
+        if last is not None:
+            b = min(b, _ts(last))
+        return a, b, f"the labelled {p.incident_kind} ({truth.get('id', '')})"
+    w = p.resolve_window(data_end=last, data_start=first)
+    return _ts(w.start), _ts(w.end), f"the last {p.window} of the data"
+
+
+#: history read before the incident window: seasonal baselines and "new"/"surging" log patterns need it
+BASELINE = "1d"
+
+
+def _dataset(hx: Any, start: Any, end: Any):
+    """All services (the ranking compares them) from a day before ``start`` to ``end``, as pandas."""
+    from holoops.reports._data import memo
+    from holoops.sources import load_dataset
+    from holoops.timeutil import Window, parse_timedelta
+
+    first, _ = hx.source.extent()
+    a = start - parse_timedelta(BASELINE)
+    if first is not None:
+        a = max(a, _ts(first))
+    win = Window(a.to_pydatetime(), end.to_pydatetime())
+    return memo(hx, f"incident_dataset_{win.start.isoformat()}_{win.end.isoformat()}", lambda: load_dataset(
+        hx.params, engine=hx.engine, fleet=hx.fleet, source=hx.source, window=win, services=[]).pandas())
 
 
 def state(hx: Any) -> IncidentState:
     """Compute (once per parameters) the window, the ranked hypotheses and what triage shows."""
-    import pandas as pd
-
     from holoops.analyze import hypotheses as H
 
     key = json.dumps(hx.params.model_dump(mode="json"), sort_keys=True)
     cached = hx.__dict__.get(_STATE)
     if cached and cached[0] == key:
         return cached[1]
-    frames = _frames(hx)
-    start, end, how = incident_window(hx, frames)
+    start, end, how = incident_window(hx)
+    frames = _dataset(hx, start, end)
     cat = H.load_catalog()
-    wd = H.window_data(frames.metrics, hx.fleet, start, end, logs=getattr(frames, "logs", None),
-                       spans=getattr(frames, "spans", None), events=getattr(frames, "events", None),
-                       baseline=cat["baseline"])
+    wd = H.window_data(frames.metrics, hx.fleet, start, end, logs=frames.logs, spans=frames.spans,
+                       events=frames.events, baseline=cat["baseline"])
     st = IncidentState(start, end, how, frames, H.evaluate(wd, hx.fleet, cat), float(cat["threshold"]))
     st.wd = wd  # type: ignore[attr-defined]
     # detected incidents: seasonal baselines need history, so look from a day before the window
     from holoops.analyze.timeline import detect_incidents
 
-    m = frames.metrics
-    sub = m[(m["ts"] >= start - pd.Timedelta(days=1)) & (m["ts"] <= end)]
-    ev = getattr(frames, "events", None)
     try:
-        found = detect_incidents({"metrics": sub, "events": ev}, hx.fleet)
+        found = detect_incidents(frames, hx.fleet)
         st.detected = [f for f in found if f.onset is not None and start <= _ts(f.onset) <= end]
     except Exception as exc:  # triage still shows the hypotheses
         st.detected = []
@@ -186,22 +169,35 @@ def _window_metrics(st: IncidentState, extra: str = "30m"):
     return m[(m["ts"] >= st.start - pd.Timedelta(extra)) & (m["ts"] <= st.end)]
 
 
+def _window_signals(hx: Any, st: IncidentState):
+    """Golden signals over the window (errors from the access logs where the counters have no codes)."""
+    import pandas as pd
+
+    from holoops.analyze.signals import golden_signals
+    from holoops.signalmap import probe_routes
+
+    logs = st.frames.logs
+    if logs is not None and len(logs):
+        logs = logs[(logs["ts"] >= st.start - pd.Timedelta("30m")) & (logs["ts"] <= st.end)]
+    gs = golden_signals(_window_metrics(st), hx.fleet, logs=logs, exclude_routes=sorted(probe_routes(hx.fleet)))
+    return gs[(gs["ts"] >= st.start) & (gs["ts"] <= st.end)] if len(gs) else gs
+
+
 # --- the five steps -----------------------------------------------------------------------------
 def triage(hx: Any) -> Section:
     """What is wrong now: the window, the affected service's golden signals and saturation, SLO burn,
     and the incidents :func:`holoops.analyze.timeline.detect_incidents` finds in the window."""
     import pandas as pd
 
-    from holoops.analyze.signals import golden_signals, saturation
+    from holoops.analyze.signals import saturation
     from holoops.analyze.slo import slo_report
 
     st = state(hx)
     svcs = _services(hx, st)
     m = _window_metrics(st)
-    gs = golden_signals(m, hx.fleet)
+    gs = _window_signals(hx, st)
     sat = saturation(m, hx.fleet)
-    gs = gs[(gs["ts"] >= st.start) & (gs["ts"] <= st.end)]
-    sat = sat[(sat["ts"] >= st.start) & (sat["ts"] <= st.end)]
+    sat = sat[(sat["ts"] >= st.start) & (sat["ts"] <= st.end)] if len(sat) else sat
     st.signals, st.saturation = gs, sat
     rows = []
     for svc in svcs:
@@ -217,6 +213,9 @@ def triage(hx: Any) -> Section:
     sec = Section("Triage", f"Window {_fmt_t(st.start)} … {_fmt_t(st.end)} UTC ({st.how}); "
                             f"services in focus: {', '.join(svcs)}.")
     sec.add("**Golden signals and saturation in the window** (worst values):", table)
+    gaps = st.frames.coverage_notes()
+    if gaps:
+        sec.add("**Signal coverage**: " + "; ".join(gaps))
     try:
         rep = slo_report(m, hx.fleet)
         burning = [f for f in rep.findings() if f.service in svcs or f.severity == "critical"]
@@ -244,7 +243,7 @@ def evidence(hx: Any) -> Section:
     import pandas as pd
 
     from holoops import viz
-    from holoops.analyze.signals import golden_signals, saturation
+    from holoops.analyze.signals import saturation
 
     st = state(hx)
     svcs = _services(hx, st)
@@ -253,9 +252,7 @@ def evidence(hx: Any) -> Section:
     ev_w = ev[(ev["ts"] >= st.start) & (ev["ts"] <= st.end)] if ev is not None and len(ev) else ev
     gs = st.signals
     if gs is None:
-        m = _window_metrics(st)
-        gs = golden_signals(m, hx.fleet)
-        gs = gs[(gs["ts"] >= st.start) & (gs["ts"] <= st.end)]
+        gs = _window_signals(hx, st)
     sec = Section("Evidence", "What the data shows in the window, with the changes (deploy/config/restart) "
                               "and detected incidents overlaid.")
     incidents = list(st.detected)  # Findings: shaded from onset to the end their evidence gives

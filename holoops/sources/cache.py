@@ -96,6 +96,22 @@ class QueryCache:
         os.replace(tmp_meta, meta_path)  # the sidecar last: it marks the entry complete
         return CacheInfo(key=key, hit=False, stale=False, fetched_at=now, age_s=0.0, path=str(data_path))
 
+    def latest(self, url: str, query: str, *, stale: bool = True):
+        """The newest entry of ``query`` on ``url`` whatever its window (``(frame, CacheInfo)`` or None):
+        the copy a report falls back to when Prometheus is unreachable and the window ends "now"."""
+        best: tuple[str, str] | None = None
+        if not self.directory.is_dir():
+            return None
+        for side in self.directory.glob("*.json"):
+            try:
+                meta = json.loads(side.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            same = meta.get("url", "").rstrip("/") == url.rstrip("/") and meta.get("query") == query
+            if same and (best is None or meta.get("fetched_at", "") > best[0]):
+                best = (meta.get("fetched_at", ""), side.stem)
+        return self.get(best[1], stale=stale) if best else None
+
     def clear(self) -> int:
         """Delete every entry; returns how many were removed."""
         n = 0

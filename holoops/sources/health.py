@@ -162,14 +162,18 @@ def reconcile_targets(fleet: Any, targets: Any, *, ignore: Sequence[str] = ("pro
         from holoops.fleet import load_fleet
 
         fleet = load_fleet(fleet)
+    from holoops.discover import INFRA_JOBS
+
     names = set(fleet.services)
+    alias = {a: n for n, svc in fleet.services.items() for a in svc.names}
     seen: dict[str, list[str]] = {}
     for svc, health in zip(targets["service"], targets["health"], strict=True):
         if svc is None:
             continue
-        seen.setdefault(str(svc), []).append(str(health))
+        seen.setdefault(alias.get(str(svc), str(svc)), []).append(str(health))
     rec = Reconciliation()
     rec.missing_targets = [s for s in fleet.services if s not in seen]
-    rec.unknown_targets = sorted(s for s in seen if s not in names and s not in ignore)
+    # exporters (node_exporter, DCGM, ...) and the monitoring itself are infrastructure, not unknown services
+    rec.unknown_targets = sorted(s for s in seen if s not in names and s not in ignore and not INFRA_JOBS.match(s))
     rec.down_targets = [s for s in fleet.services if s in seen and any(h != "up" for h in seen[s])]
     return rec

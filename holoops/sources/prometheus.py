@@ -526,6 +526,10 @@ class PrometheusSource:
             stale_ok = self.allow_stale if allow_stale is None else allow_stale
             if stale_ok and getattr(exc, "unreachable", False):
                 hit = self.cache.get(key, stale=True)
+                if hit is None and t1 >= time.time() - self.fresh_window:
+                    # a window ending now (``-6h``..``now``) never repeats exactly: the newest copy of the
+                    # query is the one to fall back to, and the report says how old it is
+                    hit = self.cache.latest(self.url, promql)
                 if hit is not None:
                     _log.warning("%s", redact(f"Prometheus unreachable; serving cached data "
                                               f"{hit[1].age_s:.0f}s old ({exc})"))
