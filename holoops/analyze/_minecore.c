@@ -2,7 +2,7 @@
  *
  * Optional accelerator for holoops/analyze/patterns.py: the pure-Python functions there are the
  * reference, and tests/test_patterns.py checks that both give identical results. Nothing here knows
- * about log formats; the masks (regexes) stay in Python/polars.
+ * about log formats.
  *
  *   zero_factorize(lines) -> (codes: bytes of int64, distinct: list[str])
  *       every ASCII digit 1-9 read as 0; lines equal under that reading share a code; distinct lists
@@ -11,10 +11,10 @@
  *       every run of ASCII digits replaced by "<*>": the default mask [0-9]+ without a regex engine.
  *   mask_tail(lines) -> list[str]
  *       the default masks after the digit runs (paths ... key=value), each with its regex's semantics.
- *   shapes(masked) -> list[tuple[str, ...]]
- *       str.split() of every line; a run of identical tokens holding "<*>" collapses to one token.
- *   group_shapes(shapes, min_distinct, first_token_max, pair_ratio) -> list[tuple[str, ...]]
- *       the template of every shape, by the rule of patterns._group_shapes and patterns._split.
+ *   mask_ident(lines) -> list[str]
+ *       the identifier regex (URLs, UUIDs, hex, IPv4, MACs, dates, e-mail, Windows/UNC paths), likewise.
+ *   group_lines(masked, min_distinct, first_token_max, pair_ratio) -> (codes: bytes of int64, templates)
+ *       patterns._shapes + patterns._group_shapes + factorizing the template strings, in one pass.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -637,80 +637,348 @@ fail:
     return NULL;
 }
 
-static PyObject *WILD; /* "<*>" */
+/* ---------------------------------------------------------------------------------------------- */
+/* mask_ident: the identifier regex (patterns.DEFAULT_MASKS[0]) with Rust regex's replace_all semantics,
+ * without a regex engine: at each position from the left, the alternatives are tried in their order and
+ * the first that matches there wins (leftmost-first), each with the match a backtracking engine would
+ * prefer; the next search starts where the match ended. Each function below is one alternative: the
+ * end of its match at i, or -1. A repetition whose class cannot hold the character that must follow it
+ * (a '@', "://", a boundary) only ever matches maximally, which is what makes these short. */
 
-static PyObject *shapes(PyObject *self, PyObject *arg)
+static inline int is_alpha(Py_UCS4 c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+static inline int is_digit(Py_UCS4 c) { return c >= '0' && c <= '9'; }
+static inline int is_alnum(Py_UCS4 c) { return is_alpha(c) || is_digit(c); }
+static inline int is_lower(Py_UCS4 c) { return c >= 'a' && c <= 'z'; }
+static inline Py_ssize_t hex_run(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t j)
+{
+    while (j < n && is_hex(s[j]))
+        j++;
+    return j;
+}
+static inline Py_ssize_t digit_run(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t j)
+{
+    while (j < n && is_digit(s[j]))
+        j++;
+    return j;
+}
+
+/* [A-Za-z][A-Za-z0-9+.\-]*://\S+ */
+static Py_ssize_t id_url(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
+{
+    if (!is_alpha(s[i]))
+        return -1;
+    Py_ssize_t j = i + 1;
+    while (j < n && (is_alnum(s[j]) || s[j] == '+' || s[j] == '.' || s[j] == '-'))
+        j++;
+    if (!(j + 3 < n && s[j] == ':' && s[j + 1] == '/' && s[j + 2] == '/' && !is_space(s[j + 3])))
+        return -1;
+    j += 4;
+    while (j < n && !is_space(s[j]))
+        j++;
+    return j;
+}
+
+/* [0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12} */
+static Py_ssize_t id_uuid(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
+{
+    static const int parts[5] = {8, 4, 4, 4, 12};
+    Py_ssize_t j = i;
+    for (int p = 0; p < 5; p++) {
+        if (p > 0) {
+            if (j >= n || s[j] != '-')
+                return -1;
+            j++;
+        }
+        for (int k = 0; k < parts[p]; k++, j++)
+            if (j >= n || !is_hex(s[j]))
+                return -1;
+    }
+    return j;
+}
+
+/* \b[0-9][xX][0-9a-fA-F]+\b */
+static Py_ssize_t id_0x(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
+{
+    if (!(is_digit(s[i]) && i + 2 < n && (s[i + 1] == 'x' || s[i + 1] == 'X') && is_hex(s[i + 2])
+          && boundary(s, n, i)))
+        return -1;
+    const Py_ssize_t j = hex_run(s, n, i + 2);
+    return boundary(s, n, j) ? j : -1;
+}
+
+/* \b(?:[0-9a-f]{12,}|[0-9A-F]{12,}|[a-fA-F][0-9a-fA-F]{7,})\b */
+static Py_ssize_t id_hex(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
+{
+    if (!is_hex(s[i]) || !boundary(s, n, i))
+        return -1;
+    Py_ssize_t j = i;
+    while (j < n && (is_digit(s[j]) || (s[j] >= 'a' && s[j] <= 'f')))
+        j++;
+    if (j - i >= 12 && boundary(s, n, j))
+        return j;
+    j = i;
+    while (j < n && (is_digit(s[j]) || (s[j] >= 'A' && s[j] <= 'F')))
+        j++;
+    if (j - i >= 12 && boundary(s, n, j))
+        return j;
+    if (is_digit(s[i]))
+        return -1;
+    j = hex_run(s, n, i + 1);
+    return (j - i - 1 >= 7 && boundary(s, n, j)) ? j : -1;
+}
+
+/* \b[0-9]{1,3}(?:\.[0-9]{1,3}){3}(?::[0-9]+)?\b */
+static Py_ssize_t id_ipv4(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
+{
+    if (!is_digit(s[i]) || !boundary(s, n, i))
+        return -1;
+    Py_ssize_t j = i;
+    for (int oct = 0; oct < 4; oct++) {
+        if (oct > 0) {
+            if (j >= n || s[j] != '.')
+                return -1;
+            j++;
+        }
+        const Py_ssize_t e = digit_run(s, n, j);
+        if (e == j || e - j > 3) /* a longer run leaves a digit where '.' or \b must follow */
+            return -1;
+        j = e;
+    }
+    if (j + 1 < n && s[j] == ':' && is_digit(s[j + 1])) {
+        const Py_ssize_t e = digit_run(s, n, j + 1);
+        if (boundary(s, n, e))
+            return e;
+    }
+    return boundary(s, n, j) ? j : -1;
+}
+
+/* \b[0-9a-fA-F]{2}(?:[:\-][0-9a-fA-F]{2}){5}\b */
+static Py_ssize_t id_mac(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
+{
+    if (i + 17 > n || !boundary(s, n, i))
+        return -1;
+    for (int p = 0; p < 6; p++) {
+        const Py_ssize_t j = i + 3 * p;
+        if ((p > 0 && s[j - 1] != ':' && s[j - 1] != '-') || !is_hex(s[j]) || !is_hex(s[j + 1]))
+            return -1;
+    }
+    return boundary(s, n, i + 17) ? i + 17 : -1;
+}
+
+/* \b(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? +(?:Jan|...|Dec)[a-z]* +[0-9]{1,2}\b */
+static inline int lit3(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t j, const char *const *words, int count)
+{
+    if (j + 3 > n)
+        return 0;
+    for (int w = 0; w < count; w++)
+        if (s[j] == (Py_UCS4)words[w][0] && s[j + 1] == (Py_UCS4)words[w][1] && s[j + 2] == (Py_UCS4)words[w][2])
+            return 1;
+    return 0;
+}
+static Py_ssize_t id_date(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
+{
+    static const char *const days[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
+    static const char *const months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                         "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    if (!lit3(s, n, i, days, 7) || !boundary(s, n, i))
+        return -1;
+    Py_ssize_t j = i + 3;
+    while (j < n && is_lower(s[j]))
+        j++;
+    if (j < n && s[j] == ',')
+        j++;
+    if (j >= n || s[j] != ' ')
+        return -1;
+    while (j < n && s[j] == ' ')
+        j++;
+    if (!lit3(s, n, j, months, 12))
+        return -1;
+    j += 3;
+    while (j < n && is_lower(s[j]))
+        j++;
+    if (j >= n || s[j] != ' ')
+        return -1;
+    while (j < n && s[j] == ' ')
+        j++;
+    const Py_ssize_t e = digit_run(s, n, j);
+    return (e > j && e - j <= 2 && boundary(s, n, e)) ? e : -1;
+}
+
+/* [A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+ (local: the end of the local-part run at i) */
+static inline int email_local(Py_UCS4 c)
+{
+    return is_alnum(c) || c == '.' || c == '_' || c == '%' || c == '+' || c == '-';
+}
+static inline int email_label(Py_UCS4 c) { return is_alnum(c) || c == '-'; }
+static Py_ssize_t id_email_at(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t at) /* '@' at s[at] */
+{
+    Py_ssize_t j = at + 1;
+    while (j < n && email_label(s[j]))
+        j++;
+    if (j == at + 1)
+        return -1;
+    int groups = 0;
+    while (j + 1 < n && s[j] == '.' && email_label(s[j + 1])) {
+        j += 2;
+        while (j < n && email_label(s[j]))
+            j++;
+        groups++;
+    }
+    return groups ? j : -1;
+}
+
+/* \b[A-Za-z]:\\[^\s,;"'<>|]*  and  \\\\[^\s\\,;<>|]+\\[^\s,;"'<>|]* */
+static inline int win_tail(Py_UCS4 c)
+{
+    return !is_space(c) && c != ',' && c != ';' && c != '"' && c != '\'' && c != '<' && c != '>' && c != '|';
+}
+static Py_ssize_t id_windows(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
+{
+    if (!(is_alpha(s[i]) && i + 2 < n && s[i + 1] == ':' && s[i + 2] == '\\' && boundary(s, n, i)))
+        return -1;
+    Py_ssize_t j = i + 3;
+    while (j < n && win_tail(s[j]))
+        j++;
+    return j;
+}
+static Py_ssize_t id_unc(const Py_UCS4 *s, Py_ssize_t n, Py_ssize_t i)
+{
+    if (!(s[i] == '\\' && i + 1 < n && s[i + 1] == '\\'))
+        return -1;
+    Py_ssize_t j = i + 2;
+    while (j < n && win_tail(s[j]) && s[j] != '\\')
+        j++;
+    if (j == i + 2 || j >= n || s[j] != '\\')
+        return -1;
+    j++;
+    while (j < n && win_tail(s[j]))
+        j++;
+    return j;
+}
+
+static int m_ident(const Py_UCS4 *s, Py_ssize_t n, ubuf_t *o)
+{
+    /* which alternatives can match anywhere in the line (cheap tests that skip most of them) */
+    int url = 0, at = 0, bslash = 0, colon_bs = 0, x = 0, dash = 0, dot = 0, sep = 0, day = 0;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        const Py_UCS4 c = s[k];
+        if (c == ':') {
+            sep = 1;
+            url |= k + 2 < n && s[k + 1] == '/' && s[k + 2] == '/';
+            colon_bs |= k + 1 < n && s[k + 1] == '\\';
+        }
+        else if (c == '-')
+            dash = sep = 1;
+        else if (c == '.')
+            dot = 1;
+        else if (c == '@')
+            at = 1;
+        else if (c == '\\')
+            bslash = 1;
+        else if (c == 'x' || c == 'X')
+            x = 1;
+        else if (c == 'M' || c == 'T' || c == 'W' || c == 'F' || c == 'S')
+            day = 1;
+    }
+    Py_ssize_t email_fail = -1; /* positions before this: no e-mail match starts there */
+    Py_ssize_t i = 0;
+    while (i < n) {
+        const Py_UCS4 c = s[i];
+        Py_ssize_t e = -1;
+        if (url && e < 0)
+            e = id_url(s, n, i);
+        if (e < 0 && dash && is_hex(c))
+            e = id_uuid(s, n, i);
+        if (e < 0 && x && is_digit(c))
+            e = id_0x(s, n, i);
+        if (e < 0 && is_hex(c))
+            e = id_hex(s, n, i);
+        if (e < 0 && dot && is_digit(c))
+            e = id_ipv4(s, n, i);
+        if (e < 0 && sep && is_hex(c))
+            e = id_mac(s, n, i);
+        if (e < 0 && day && (c == 'M' || c == 'T' || c == 'W' || c == 'F' || c == 'S'))
+            e = id_date(s, n, i);
+        if (e < 0 && at && i >= email_fail && email_local(c)) {
+            Py_ssize_t j = i + 1;
+            while (j < n && email_local(s[j]))
+                j++;
+            /* the same run end and outcome for every start inside the run */
+            e = (j < n && s[j] == '@') ? id_email_at(s, n, j) : -1;
+            if (e < 0)
+                email_fail = j;
+        }
+        if (e < 0 && colon_bs)
+            e = id_windows(s, n, i);
+        if (e < 0 && bslash)
+            e = id_unc(s, n, i);
+        if (e >= 0) {
+            ub_wild(o);
+            i = e;
+        }
+        else
+            ub_put(o, s[i++]);
+    }
+    return 0;
+}
+
+/* mask_ident(lines) -> list[str]: m_ident on every line */
+static PyObject *mask_ident(PyObject *self, PyObject *arg)
 {
     (void)self;
-    if (want_list(arg, "shapes") < 0)
+    if (want_list(arg, "mask_ident") < 0)
         return NULL;
     const Py_ssize_t n = PyList_GET_SIZE(arg);
-    PyObject *result = PyList_New(n);
-    if (result == NULL)
+    PyObject *out = PyList_New(n);
+    ubuf_t a = {NULL, 0, 0}, b = {NULL, 0, 0};
+    if (out == NULL)
         return NULL;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *s = PyList_GET_ITEM(arg, i);
         if (want_str(s, i) < 0)
             goto fail;
-        PyObject *toks = PyUnicode_Split(s, NULL, -1);
-        if (toks == NULL)
-            goto fail;
-        const Py_ssize_t m = PyList_GET_SIZE(toks);
-        PyObject *shape = NULL;
-        int collapse = 0;
-        if (m > 1) {
-            const Py_ssize_t at = PyUnicode_Find(s, WILD, 0, PyUnicode_GET_LENGTH(s), 1);
-            if (at == -2) {
-                Py_DECREF(toks);
-                goto fail;
-            }
-            if (at >= 0) {
-                for (Py_ssize_t k = 1; k < m && !collapse; k++) {
-                    const int eq = PyUnicode_Compare(PyList_GET_ITEM(toks, k), PyList_GET_ITEM(toks, k - 1)) == 0;
-                    collapse = eq && PyUnicode_Contains(PyList_GET_ITEM(toks, k), WILD) == 1;
-                }
-            }
+        const Py_ssize_t len = PyUnicode_GET_LENGTH(s);
+        const int kind = PyUnicode_KIND(s);
+        const void *d = PyUnicode_DATA(s);
+        if (ub_reserve(&a, len + 8) || ub_reserve(&b, 2 * len + 8))
+            goto nomem;
+        for (Py_ssize_t k = 0; k < len; k++)
+            a.p[k] = PyUnicode_READ(kind, d, k);
+        b.n = 0;
+        m_ident(a.p, len, &b);
+        PyObject *r;
+        if (b.n == len && memcmp(a.p, b.p, sizeof(Py_UCS4) * (size_t)len) == 0) {
+            r = s;
+            Py_INCREF(r);
         }
-        if (collapse) { /* out[-1] always equals the previous token, so compare with that */
-            PyObject *kept = PyList_New(0);
-            if (kept == NULL) {
-                Py_DECREF(toks);
-                goto fail;
-            }
-            for (Py_ssize_t k = 0; k < m; k++) {
-                PyObject *t = PyList_GET_ITEM(toks, k);
-                if (k > 0 && PyUnicode_Compare(t, PyList_GET_ITEM(toks, k - 1)) == 0
-                    && PyUnicode_Contains(t, WILD) == 1)
-                    continue;
-                if (PyList_Append(kept, t) < 0) {
-                    Py_DECREF(kept);
-                    Py_DECREF(toks);
-                    goto fail;
-                }
-            }
-            shape = PyList_AsTuple(kept);
-            Py_DECREF(kept);
-        }
-        else
-            shape = PyList_AsTuple(toks);
-        Py_DECREF(toks);
-        if (shape == NULL)
+        else if ((r = to_str(b.p, b.n, kind)) == NULL)
             goto fail;
-        PyList_SET_ITEM(result, i, shape);
+        PyList_SET_ITEM(out, i, r);
     }
-    return result;
+    PyMem_Free(a.p);
+    PyMem_Free(b.p);
+    return out;
+nomem:
+    PyErr_NoMemory();
 fail:
-    Py_DECREF(result);
+    PyMem_Free(a.p);
+    PyMem_Free(b.p);
+    Py_DECREF(out);
     return NULL;
 }
 
+static PyObject *WILD; /* "<*>" */
 
 /* ---------------------------------------------------------------------------------------------- */
-/* group_shapes: the C twin of patterns._group_shapes and patterns._split (see their docstrings for the
- * rule). Tokens are interned to dense ids first, so everything after is integer work: column
- * frequencies, each row's key, the initial groups (hashed key vectors), then an explicit stack of
- * row segments that split by one column each. The result does not depend on the order in which groups
- * or segments are processed (a row's template depends only on the rows of its final segment). */
+/* group_lines: the C twin of patterns._shapes + patterns._group_shapes (with patterns._split) + the
+ * factorizing of the template strings, in one pass (see those docstrings for the rule). Each masked
+ * line is tokenised (str.split() whitespace; a token holding "<*>" that equals the one before it is
+ * dropped) and its tokens interned to dense ids by their code points, so everything after is integer
+ * work: distinct rows, column frequencies, each row's key, the initial groups (hashed key vectors), then
+ * an explicit stack of row segments that split by one column each. The result does not depend on the
+ * order in which groups or segments are processed (a row's template depends only on the rows of its
+ * final segment). Templates are id sequences too (a variable is the id of the token "<*>"), numbered in
+ * the first-seen order of the lines and turned into strings at the end. */
 
 typedef struct {
     int32_t *tok;        /* token ids of the distinct rows, row r at tok + off[r] */
@@ -724,6 +992,10 @@ typedef struct {
     uint64_t *pairs;     /* open-addressing set of (id, id) pairs */
     Py_ssize_t *pstamp;  /* its slots' epochs */
     Py_ssize_t pcap;
+    int32_t wild_id;     /* id of the token "<*>" */
+    int32_t *arena;      /* templates as id sequences */
+    Py_ssize_t arena_n;
+    Py_ssize_t *templ;   /* per distinct row: offset of its template in arena */
 } gs_t;
 
 static inline uint64_t mix64(uint64_t x)
@@ -766,15 +1038,13 @@ typedef struct {
     Py_ssize_t parent, col; /* col -1: a group's root, whose fixed columns are its key's */
 } node_t;
 
-/* split the initial group rows[0..m) (equal at the columns where key >= 0) into templates; templ[r]
- * receives the template of distinct row r (a new reference) */
+/* split the initial group rows[0..m) (equal at the columns where key >= 0) into templates */
 static int split_group(gs_t *g, Py_ssize_t *rows, Py_ssize_t m, Py_ssize_t n, const int32_t *key,
-                       Py_ssize_t min_distinct, Py_ssize_t first_max, double ratio, PyObject *const *toks,
-                       PyObject **templ, Py_ssize_t *scratch)
+                       Py_ssize_t min_distinct, Py_ssize_t first_max, double ratio, Py_ssize_t *scratch)
 {
     int rc = -1;
     seg_t *stack = PyMem_Malloc(sizeof(seg_t) * (size_t)(m + 1));
-    node_t *nodes = PyMem_Malloc(sizeof(node_t) * (size_t)(2 * m + 1));
+    node_t *nodes = PyMem_Malloc(sizeof(node_t) * (size_t)(m + 1));
     char *fixed = PyMem_Malloc((size_t)n + 1);
     Py_ssize_t *dist = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
     Py_ssize_t *pd = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(n + 1));
@@ -799,7 +1069,7 @@ static int split_group(gs_t *g, Py_ssize_t *rows, Py_ssize_t m, Py_ssize_t n, co
         Py_ssize_t best_d = -1, best_p = -1, np = 0;
         for (Py_ssize_t p = 0; p < n; p++) {
             dist[p] = 1;
-            if (fixed[p])
+            if (fixed[p] || sm == 1)
                 continue;
             const Py_ssize_t e = ++g->epoch;
             Py_ssize_t d = 0, masked = 0;
@@ -838,21 +1108,14 @@ static int split_group(gs_t *g, Py_ssize_t *rows, Py_ssize_t m, Py_ssize_t n, co
                     }
                 }
         }
-        if (best_d < 0) { /* one template */
+        if (best_d < 0) { /* one template: the constants, "<*>" where a column takes two or more values */
             const int32_t *first = g->tok + g->off[seg[0]];
-            PyObject *t = PyTuple_New(n);
-            if (t == NULL)
-                goto done;
-            for (Py_ssize_t p = 0; p < n; p++) {
-                PyObject *x = dist[p] == 1 ? toks[first[p]] : WILD;
-                Py_INCREF(x);
-                PyTuple_SET_ITEM(t, p, x);
-            }
-            for (Py_ssize_t i = 0; i < sm; i++) {
-                Py_INCREF(t);
-                Py_XSETREF(templ[seg[i]], t);
-            }
-            Py_DECREF(t);
+            int32_t *t = g->arena + g->arena_n;
+            for (Py_ssize_t p = 0; p < n; p++)
+                t[p] = dist[p] == 1 ? first[p] : g->wild_id;
+            for (Py_ssize_t i = 0; i < sm; i++)
+                g->templ[seg[i]] = g->arena_n;
+            g->arena_n += n;
             continue;
         }
         /* stable partition of the segment by the value at best_p, parts in first-seen order */
@@ -871,11 +1134,10 @@ static int split_group(gs_t *g, Py_ssize_t *rows, Py_ssize_t m, Py_ssize_t n, co
         for (Py_ssize_t k = 0; k < parts; k++) {
             const Py_ssize_t sz = sizes[k];
             sizes[k] = acc;
-            nodes[nn] = (node_t){sg.node, best_p};
             stack[top++] = (seg_t){sg.start + acc, sz, nn};
             acc += sz;
         }
-        nn++;
+        nodes[nn++] = (node_t){sg.node, best_p};
         for (Py_ssize_t i = 0; i < sm; i++) {
             const int32_t id = g->tok[g->off[seg[i]] + best_p];
             scratch[sizes[g->slot[id]]++] = seg[i];
@@ -903,13 +1165,12 @@ static int cmp_desc(const void *a, const void *b)
 /* group the distinct rows rows[0..R) of n tokens each (one length): frequencies, keys, initial groups,
  * then split_group on each */
 static int group_length(gs_t *g, Py_ssize_t *rows, Py_ssize_t R, Py_ssize_t n, Py_ssize_t min_distinct,
-                        Py_ssize_t first_max, double ratio, PyObject *const *toks, PyObject *distinct,
-                        PyObject **templ, Py_ssize_t *cnt)
+                        Py_ssize_t first_max, double ratio, Py_ssize_t *cnt)
 {
-    if (R == 1) {
-        PyObject *row = PyList_GET_ITEM(distinct, rows[0]);
-        Py_INCREF(row);
-        Py_XSETREF(templ[rows[0]], row);
+    if (R == 1) { /* the row is its own template */
+        memcpy(g->arena + g->arena_n, g->tok + g->off[rows[0]], sizeof(int32_t) * (size_t)n);
+        g->templ[rows[0]] = g->arena_n;
+        g->arena_n += n;
         return 0;
     }
     int rc = -1;
@@ -979,7 +1240,7 @@ static int group_length(gs_t *g, Py_ssize_t *rows, Py_ssize_t R, Py_ssize_t n, P
         gid[i] = table[s];
         gsize[gid[i]]++;
     }
-    /* rows of each group contiguous in order, groups in first-seen order */
+    /* rows of each group contiguous, groups in first-seen order */
     Py_ssize_t acc = 0;
     for (Py_ssize_t q = 0; q < ngroups; q++) {
         const Py_ssize_t sz = gsize[q];
@@ -991,8 +1252,8 @@ static int group_length(gs_t *g, Py_ssize_t *rows, Py_ssize_t R, Py_ssize_t n, P
     Py_ssize_t start = 0;
     for (Py_ssize_t q = 0; q < ngroups; q++) {
         const Py_ssize_t end = gsize[q];
-        if (split_group(g, order + start, end - start, n, keys + head[q] * n, min_distinct, first_max, ratio, toks,
-                        templ, scratch) < 0)
+        if (split_group(g, order + start, end - start, n, keys + head[q] * n, min_distinct, first_max, ratio,
+                        scratch) < 0)
             goto done;
         start = end;
     }
@@ -1018,155 +1279,465 @@ static int cmp_len_idx(const void *a, const void *b)
     return (x[1] > y[1]) - (x[1] < y[1]);
 }
 
-static PyObject *group_shapes(PyObject *self, PyObject *args)
+/* a growable open-addressing table from a hash to an index (-1: empty); the caller compares keys */
+typedef struct {
+    uint64_t *hash;
+    Py_ssize_t *index;
+    Py_ssize_t cap, count;
+} htab_t;
+
+static int ht_init(htab_t *t, Py_ssize_t cap)
 {
-    PyObject *shapes_list;
+    t->cap = cap;
+    t->count = 0;
+    t->hash = PyMem_Malloc(sizeof(uint64_t) * (size_t)cap);
+    t->index = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)cap);
+    if (t->hash == NULL || t->index == NULL) {
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < cap; i++)
+        t->index[i] = -1;
+    return 0;
+}
+
+static void ht_free(htab_t *t)
+{
+    PyMem_Free(t->hash);
+    PyMem_Free(t->index);
+}
+
+/* after an insert: double when over half full */
+static int ht_grow(htab_t *t)
+{
+    if (2 * t->count <= t->cap)
+        return 0;
+    htab_t n;
+    if (ht_init(&n, 2 * t->cap) < 0)
+        return -1;
+    for (Py_ssize_t i = 0; i < t->cap; i++) {
+        if (t->index[i] < 0)
+            continue;
+        Py_ssize_t j = (Py_ssize_t)(t->hash[i] & (uint64_t)(n.cap - 1));
+        while (n.index[j] >= 0)
+            j = (j + 1) & (n.cap - 1);
+        n.hash[j] = t->hash[i];
+        n.index[j] = t->index[i];
+    }
+    n.count = t->count;
+    ht_free(t);
+    *t = n;
+    return 0;
+}
+
+/* the distinct tokens: where each was first seen (line, start, length), its largest code point */
+typedef struct {
+    Py_ssize_t line, start, len;
+    Py_UCS4 maxc;
+} tokinfo_t;
+
+static inline int same_chars(int ka, const void *da, Py_ssize_t sa, int kb, const void *db, Py_ssize_t sb,
+                             Py_ssize_t len)
+{
+    if (ka == kb)
+        return memcmp((const char *)da + sa * ka, (const char *)db + sb * kb, (size_t)(len * ka)) == 0;
+    for (Py_ssize_t i = 0; i < len; i++)
+        if (PyUnicode_READ(ka, da, sa + i) != PyUnicode_READ(kb, db, sb + i))
+            return 0;
+    return 1;
+}
+
+/* patterns._subsume on the T distinct templates (template c: the one of distinct row tfirst[c], in
+ * first-seen order): final[c] is the template c goes to (c itself when nothing covers it). A new array,
+ * or NULL with an exception set. */
+static Py_ssize_t *subsume(const gs_t *g, const Py_ssize_t *tfirst, Py_ssize_t T)
+{
+    Py_ssize_t *final = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(T + 1));
+    Py_ssize_t *wilds = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(T + 1));
+    Py_ssize_t *bylen = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * (size_t)(T + 1));
+    Py_ssize_t *general = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(T + 1));
+    if (final == NULL || wilds == NULL || bylen == NULL || general == NULL) {
+        PyErr_NoMemory();
+        PyMem_Free(final);
+        final = NULL;
+        goto done;
+    }
+    for (Py_ssize_t c = 0; c < T; c++) {
+        const Py_ssize_t r = tfirst[c];
+        const int32_t *t = g->arena + g->templ[r];
+        Py_ssize_t k = 0;
+        for (Py_ssize_t p = 0; p < g->len[r]; p++)
+            k += t[p] == g->wild_id;
+        wilds[c] = k;
+        final[c] = -1; /* the pick: the covering template, -1 for none */
+        bylen[2 * c] = g->len[r];
+        bylen[2 * c + 1] = c;
+    }
+    qsort(bylen, (size_t)T, 2 * sizeof(Py_ssize_t), cmp_len_idx);
+    for (Py_ssize_t a = 0; a < T;) {
+        const Py_ssize_t n = bylen[2 * a];
+        Py_ssize_t b = a, ng = 0;
+        while (b < T && bylen[2 * b] == n) { /* the templates of this length, in first-seen order */
+            if (wilds[bylen[2 * b + 1]] > 0)
+                general[ng++] = bylen[2 * b + 1];
+            b++;
+        }
+        for (Py_ssize_t i = a; i < b; i++) {
+            const Py_ssize_t t = bylen[2 * i + 1];
+            const int32_t *ts = g->arena + g->templ[tfirst[t]];
+            Py_ssize_t best = -1;
+            for (Py_ssize_t q = 0; q < ng; q++) {
+                const Py_ssize_t gi = general[q];
+                if (gi == t || (best >= 0 && wilds[gi] >= wilds[best]))
+                    continue;
+                const int32_t *gs = g->arena + g->templ[tfirst[gi]];
+                Py_ssize_t p = 0;
+                while (p < n && (gs[p] == g->wild_id || gs[p] == ts[p]))
+                    p++;
+                if (p == n)
+                    best = gi;
+            }
+            final[t] = best;
+        }
+        a = b;
+    }
+    /* follow the picks up: a cover has more "<*>" than what it covers, so every chain ends */
+    for (Py_ssize_t c = 0; c < T; c++) {
+        Py_ssize_t f = c;
+        while (final[f] >= 0)
+            f = final[f];
+        wilds[c] = f; /* wilds is free now: the results, kept apart from the picks still being followed */
+    }
+    memcpy(final, wilds, sizeof(Py_ssize_t) * (size_t)T);
+done:
+    PyMem_Free(wilds);
+    PyMem_Free(bylen);
+    PyMem_Free(general);
+    return final;
+}
+
+static PyObject *group_lines(PyObject *self, PyObject *args)
+{
+    PyObject *lines;
     Py_ssize_t min_distinct, first_max;
     double ratio;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!nnd:group_shapes", &PyList_Type, &shapes_list, &min_distinct, &first_max, &ratio))
+    if (!PyArg_ParseTuple(args, "O!nnd:group_lines", &PyList_Type, &lines, &min_distinct, &first_max, &ratio))
         return NULL;
-    const Py_ssize_t N = PyList_GET_SIZE(shapes_list);
-    PyObject *seen = PyDict_New(), *distinct = PyList_New(0), *tokid = PyDict_New(), *toklist = PyList_New(0);
-    PyObject *out = NULL, **templ = NULL;
-    Py_ssize_t *row_of = NULL, *bylen = NULL, *cnt = NULL, *rows = NULL;
+    const Py_ssize_t N = PyList_GET_SIZE(lines);
+    PyObject *codes = NULL, *templates = NULL, *result = NULL;
     gs_t g = {0};
-    Py_ssize_t ntok = 0, cap_tok = 0, R = 0;
-    if (seen == NULL || distinct == NULL || tokid == NULL || toklist == NULL)
+    htab_t toks = {0}, rowt = {0}, tmpl = {0};
+    tokinfo_t *info = NULL;
+    Py_ssize_t ninfo = 0, cap_info = 0, ntok = 0, cap_tok = 0, R = 0, cap_rows = 0;
+    Py_ssize_t *row_of = NULL, *bylen = NULL, *cnt = NULL, *rows = NULL, *tfirst = NULL, *final = NULL;
+    Py_ssize_t *number = NULL;
+    int32_t *line_ids = NULL;
+    Py_ssize_t cap_line = 0;
+    if (ht_init(&toks, 1024) < 0 || ht_init(&rowt, 1024) < 0)
         goto done;
     row_of = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(N + 1));
-    if (row_of == NULL) {
-        PyErr_NoMemory();
+    codes = PyBytes_FromStringAndSize(NULL, N * (Py_ssize_t)sizeof(int64_t));
+    if (row_of == NULL || codes == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
         goto done;
     }
-    /* distinct rows (first-seen order) and their tokens as ids */
+    /* tokenise and intern; distinct rows (first-seen order) as id sequences */
     for (Py_ssize_t i = 0; i < N; i++) {
-        PyObject *sh = PyList_GET_ITEM(shapes_list, i);
-        if (!PyTuple_Check(sh)) {
-            PyErr_Format(PyExc_TypeError, "shape %zd is %.100s, not tuple", i, Py_TYPE(sh)->tp_name);
+        PyObject *s = PyList_GET_ITEM(lines, i);
+        if (want_str(s, i) < 0)
             goto done;
-        }
-        PyObject *known = PyDict_GetItemWithError(seen, sh);
-        if (known != NULL) {
-            row_of[i] = PyLong_AsSsize_t(known);
-            continue;
-        }
-        if (PyErr_Occurred())
-            goto done;
-        PyObject *idx = PyLong_FromSsize_t(R);
-        if (idx == NULL || PyDict_SetItem(seen, sh, idx) < 0 || PyList_Append(distinct, sh) < 0) {
-            Py_XDECREF(idx);
-            goto done;
-        }
-        Py_DECREF(idx);
-        row_of[i] = R++;
-        const Py_ssize_t m = PyTuple_GET_SIZE(sh);
-        if (ntok + m > cap_tok) {
-            cap_tok = 2 * (ntok + m) + 64;
-            int32_t *t = PyMem_Realloc(g.tok, sizeof(int32_t) * (size_t)cap_tok);
-            if (t == NULL) {
-                PyErr_NoMemory();
-                goto done;
+        const Py_ssize_t len = PyUnicode_GET_LENGTH(s);
+        const int kind = PyUnicode_KIND(s);
+        const void *d = PyUnicode_DATA(s);
+        Py_ssize_t m = 0, prev_a = -1, prev_len = 0;
+        int32_t prev_id = -1;
+        for (Py_ssize_t k = 0; k < len;) {
+            while (k < len && Py_UNICODE_ISSPACE(PyUnicode_READ(kind, d, k)))
+                k++;
+            if (k >= len)
+                break;
+            const Py_ssize_t a = k;
+            uint64_t h = MIX;
+            Py_UCS4 maxc = 0;
+            int wild = 0;
+            while (k < len) {
+                const Py_UCS4 c = PyUnicode_READ(kind, d, k);
+                if (Py_UNICODE_ISSPACE(c))
+                    break;
+                h = (h ^ c) * MIX2;
+                maxc = c > maxc ? c : maxc;
+                wild |= c == '*' && k > a && k + 1 < len && PyUnicode_READ(kind, d, k - 1) == '<'
+                        && PyUnicode_READ(kind, d, k + 1) == '>';
+                k++;
             }
-            g.tok = t;
-        }
-        for (Py_ssize_t k = 0; k < m; k++) {
-            PyObject *tk = PyTuple_GET_ITEM(sh, k);
-            if (!PyUnicode_Check(tk)) {
-                PyErr_Format(PyExc_TypeError, "shape %zd holds %.100s, not str", i, Py_TYPE(tk)->tp_name);
-                goto done;
+            const Py_ssize_t tl = k - a;
+            h = mix64(h ^ (uint64_t)tl);
+            /* a token holding "<*>" equal to the one before it is dropped (a run counts once) */
+            if (wild && prev_id >= 0 && prev_len == tl && same_chars(kind, d, prev_a, kind, d, a, tl))
+                continue;
+            Py_ssize_t j = (Py_ssize_t)(h & (uint64_t)(toks.cap - 1));
+            int32_t id = -1;
+            while (toks.index[j] >= 0) {
+                if (toks.hash[j] == h) {
+                    const tokinfo_t *ti = info + toks.index[j];
+                    PyObject *o = PyList_GET_ITEM(lines, ti->line);
+                    if (ti->len == tl
+                        && same_chars(PyUnicode_KIND(o), PyUnicode_DATA(o), ti->start, kind, d, a, tl)) {
+                        id = (int32_t)toks.index[j];
+                        break;
+                    }
+                }
+                j = (j + 1) & (toks.cap - 1);
             }
-            PyObject *id = PyDict_GetItemWithError(tokid, tk);
-            if (id == NULL) {
-                if (PyErr_Occurred())
-                    goto done;
-                const Py_ssize_t v = PyList_GET_SIZE(toklist);
-                if (v >= INT32_MAX) {
+            if (id < 0) {
+                if (ninfo >= INT32_MAX - 1) {
                     PyErr_SetString(PyExc_OverflowError, "too many distinct tokens");
                     goto done;
                 }
-                id = PyLong_FromSsize_t(v);
-                if (id == NULL || PyDict_SetItem(tokid, tk, id) < 0 || PyList_Append(toklist, tk) < 0) {
-                    Py_XDECREF(id);
+                if (ninfo >= cap_info) {
+                    cap_info = 2 * cap_info + 256;
+                    tokinfo_t *t = PyMem_Realloc(info, sizeof(tokinfo_t) * (size_t)cap_info);
+                    char *w = PyMem_Realloc(g.wild, (size_t)cap_info);
+                    if (t != NULL)
+                        info = t;
+                    if (w != NULL)
+                        g.wild = w;
+                    char *mk = PyMem_Realloc(g.masked, (size_t)cap_info);
+                    if (mk != NULL)
+                        g.masked = mk;
+                    if (t == NULL || w == NULL || mk == NULL) {
+                        PyErr_NoMemory();
+                        goto done;
+                    }
+                }
+                info[ninfo] = (tokinfo_t){i, a, tl, maxc};
+                g.wild[ninfo] = (char)(wild && tl == 3);
+                g.masked[ninfo] = (char)wild;
+                id = (int32_t)ninfo;
+                toks.hash[j] = h;
+                toks.index[j] = ninfo++;
+                toks.count++;
+                if (ht_grow(&toks) < 0)
+                    goto done;
+            }
+            if (m >= cap_line) {
+                cap_line = 2 * cap_line + 64;
+                int32_t *t = PyMem_Realloc(line_ids, sizeof(int32_t) * (size_t)cap_line);
+                if (t == NULL) {
+                    PyErr_NoMemory();
                     goto done;
                 }
-                Py_DECREF(id);
-                g.tok[ntok + k] = (int32_t)v;
+                line_ids = t;
             }
-            else
-                g.tok[ntok + k] = (int32_t)PyLong_AsSsize_t(id);
+            line_ids[m++] = id;
+            prev_id = id;
+            prev_a = a;
+            prev_len = tl;
         }
-        ntok += m;
+        /* the row: known, or a new distinct one */
+        uint64_t h = (uint64_t)m * MIX;
+        for (Py_ssize_t k = 0; k < m; k++)
+            h = (h ^ (uint64_t)(uint32_t)line_ids[k]) * MIX2;
+        h = mix64(h);
+        Py_ssize_t j = (Py_ssize_t)(h & (uint64_t)(rowt.cap - 1));
+        Py_ssize_t r = -1;
+        while (rowt.index[j] >= 0) {
+            const Py_ssize_t c = rowt.index[j];
+            if (rowt.hash[j] == h && g.len[c] == m && memcmp(g.tok + g.off[c], line_ids, sizeof(int32_t) * (size_t)m) == 0) {
+                r = c;
+                break;
+            }
+            j = (j + 1) & (rowt.cap - 1);
+        }
+        if (r < 0) {
+            if (R >= cap_rows) {
+                cap_rows = 2 * cap_rows + 256;
+                Py_ssize_t *o = PyMem_Realloc(g.off, sizeof(Py_ssize_t) * (size_t)cap_rows);
+                if (o != NULL)
+                    g.off = o;
+                Py_ssize_t *l = PyMem_Realloc(g.len, sizeof(Py_ssize_t) * (size_t)cap_rows);
+                if (l != NULL)
+                    g.len = l;
+                if (o == NULL || l == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+            }
+            if (ntok + m > cap_tok) {
+                cap_tok = 2 * (ntok + m) + 1024;
+                int32_t *t = PyMem_Realloc(g.tok, sizeof(int32_t) * (size_t)cap_tok);
+                if (t == NULL) {
+                    PyErr_NoMemory();
+                    goto done;
+                }
+                g.tok = t;
+            }
+            if (m > 0)
+                memcpy(g.tok + ntok, line_ids, sizeof(int32_t) * (size_t)m);
+            g.off[R] = ntok;
+            g.len[R] = m;
+            ntok += m;
+            r = R++;
+            rowt.hash[j] = h;
+            rowt.index[j] = r;
+            rowt.count++;
+            if (ht_grow(&rowt) < 0)
+                goto done;
+        }
+        row_of[i] = r;
     }
-    /* offsets, lengths, per-token flags */
-    const Py_ssize_t V = PyList_GET_SIZE(toklist);
-    g.off = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(R + 1));
-    g.len = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(R + 1));
-    g.wild = PyMem_Malloc((size_t)V + 1);
-    g.masked = PyMem_Malloc((size_t)V + 1);
-    g.stamp = PyMem_Calloc((size_t)V + 1, sizeof(Py_ssize_t));
-    g.slot = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(V + 1));
-    cnt = PyMem_Calloc((size_t)V + 1, sizeof(Py_ssize_t));
+    /* the id of "<*>" (added as a token with no occurrence when no line holds it) */
+    g.wild_id = -1;
+    for (Py_ssize_t v = 0; v < ninfo && g.wild_id < 0; v++)
+        if (g.wild[v])
+            g.wild_id = (int32_t)v;
+    const Py_ssize_t V = ninfo + 1;
+    if (g.wild_id < 0)
+        g.wild_id = (int32_t)ninfo; /* never read from a line: only written into templates */
+    g.stamp = PyMem_Calloc((size_t)V, sizeof(Py_ssize_t));
+    g.slot = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)V);
+    cnt = PyMem_Calloc((size_t)V, sizeof(Py_ssize_t));
     bylen = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * (size_t)(R + 1));
     rows = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(R + 1));
-    templ = PyMem_Calloc((size_t)R + 1, sizeof(PyObject *));
+    g.templ = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(R + 1));
+    g.arena = PyMem_Malloc(sizeof(int32_t) * (size_t)(ntok + 1));
     g.pcap = 1;
     while (g.pcap < 2 * R)
         g.pcap <<= 1;
     g.pairs = PyMem_Malloc(sizeof(uint64_t) * (size_t)g.pcap);
     g.pstamp = PyMem_Calloc((size_t)g.pcap, sizeof(Py_ssize_t));
-    if (g.off == NULL || g.len == NULL || g.wild == NULL || g.masked == NULL || g.stamp == NULL || g.slot == NULL
-        || cnt == NULL || bylen == NULL || rows == NULL || templ == NULL || g.pairs == NULL || g.pstamp == NULL) {
+    tfirst = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(R + 1));
+    if (g.stamp == NULL || g.slot == NULL || cnt == NULL || bylen == NULL || rows == NULL || g.templ == NULL
+        || g.arena == NULL || g.pairs == NULL || g.pstamp == NULL || tfirst == NULL) {
         PyErr_NoMemory();
         goto done;
     }
-    Py_ssize_t o = 0;
     for (Py_ssize_t r = 0; r < R; r++) {
-        g.off[r] = o;
-        g.len[r] = PyTuple_GET_SIZE(PyList_GET_ITEM(distinct, r));
-        o += g.len[r];
         bylen[2 * r] = g.len[r];
         bylen[2 * r + 1] = r;
     }
-    for (Py_ssize_t v = 0; v < V; v++) {
-        PyObject *tk = PyList_GET_ITEM(toklist, v);
-        const int eq = PyUnicode_Compare(tk, WILD) == 0;
-        const int has = PyUnicode_Contains(tk, WILD);
-        if (has < 0)
-            goto done;
-        g.wild[v] = (char)eq;
-        g.masked[v] = (char)has;
-    }
     qsort(bylen, (size_t)R, 2 * sizeof(Py_ssize_t), cmp_len_idx);
-    PyObject *const *toks = ((PyListObject *)toklist)->ob_item;
     for (Py_ssize_t a = 0; a < R;) {
         Py_ssize_t b = a;
         while (b < R && bylen[2 * b] == bylen[2 * a]) {
             rows[b - a] = bylen[2 * b + 1];
             b++;
         }
-        if (group_length(&g, rows, b - a, bylen[2 * a], min_distinct, first_max, ratio, toks, distinct, templ,
-                         cnt) < 0)
+        if (group_length(&g, rows, b - a, bylen[2 * a], min_distinct, first_max, ratio, cnt) < 0)
             goto done;
         a = b;
     }
-    out = PyList_New(N);
-    if (out == NULL)
+    /* the distinct templates in the lines' first-seen order; codes[i] is line i's (for now) */
+    if (ht_init(&tmpl, 256) < 0)
         goto done;
+    int64_t *out = (int64_t *)PyBytes_AS_STRING(codes);
+    Py_ssize_t T = 0;
     for (Py_ssize_t i = 0; i < N; i++) {
-        PyObject *t = templ[row_of[i]];
-        Py_INCREF(t);
-        PyList_SET_ITEM(out, i, t);
+        const Py_ssize_t r = row_of[i], n = g.len[r];
+        const int32_t *t = g.arena + g.templ[r];
+        uint64_t h = (uint64_t)n * MIX;
+        for (Py_ssize_t k = 0; k < n; k++)
+            h = (h ^ (uint64_t)(uint32_t)t[k]) * MIX2;
+        h = mix64(h);
+        Py_ssize_t j = (Py_ssize_t)(h & (uint64_t)(tmpl.cap - 1));
+        Py_ssize_t found = -1;
+        while (tmpl.index[j] >= 0) {
+            const Py_ssize_t c = tmpl.index[j], rc = tfirst[c];
+            if (tmpl.hash[j] == h && g.len[rc] == n
+                && memcmp(g.arena + g.templ[rc], t, sizeof(int32_t) * (size_t)n) == 0) {
+                found = c;
+                break;
+            }
+            j = (j + 1) & (tmpl.cap - 1);
+        }
+        if (found < 0) {
+            found = T;
+            tfirst[T++] = r;
+            tmpl.hash[j] = h;
+            tmpl.index[j] = found;
+            tmpl.count++;
+            if (ht_grow(&tmpl) < 0)
+                goto done;
+        }
+        out[i] = found;
     }
+    /* a template covered by another goes to it (patterns._subsume), then the final templates are
+     * numbered in the lines' first-seen order */
+    final = subsume(&g, tfirst, T);
+    number = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(T + 1));
+    if (final == NULL || number == NULL) {
+        if (!PyErr_Occurred())
+            PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t c = 0; c < T; c++)
+        number[c] = -1;
+    Py_ssize_t F = 0;
+    for (Py_ssize_t i = 0; i < N; i++) {
+        const Py_ssize_t f = final[out[i]];
+        if (number[f] < 0) {
+            number[f] = F;
+            tfirst[F++] = tfirst[f]; /* F <= f: slot f is read before it can be overwritten */
+        }
+        out[i] = number[f];
+    }
+    T = F;
+    templates = PyList_New(T);
+    if (templates == NULL)
+        goto done;
+    for (Py_ssize_t c = 0; c < T; c++) {
+        const Py_ssize_t r = tfirst[c], n = g.len[r];
+        const int32_t *t = g.arena + g.templ[r];
+        Py_ssize_t total = n > 0 ? n - 1 : 0;
+        Py_UCS4 maxc = 0;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            const Py_ssize_t tl = t[k] == g.wild_id ? 3 : info[t[k]].len;
+            const Py_UCS4 mc = t[k] == g.wild_id ? '>' : info[t[k]].maxc;
+            total += tl;
+            maxc = mc > maxc ? mc : maxc;
+        }
+        PyObject *str = PyUnicode_New(total, maxc < 128 ? 127 : maxc);
+        if (str == NULL)
+            goto done;
+        const int ok = PyUnicode_KIND(str);
+        void *od = PyUnicode_DATA(str);
+        Py_ssize_t w = 0;
+        for (Py_ssize_t k = 0; k < n; k++) {
+            if (k > 0)
+                PyUnicode_WRITE(ok, od, w++, ' ');
+            if (t[k] == g.wild_id) {
+                PyUnicode_WRITE(ok, od, w++, '<');
+                PyUnicode_WRITE(ok, od, w++, '*');
+                PyUnicode_WRITE(ok, od, w++, '>');
+                continue;
+            }
+            const tokinfo_t *ti = info + t[k];
+            PyObject *o = PyList_GET_ITEM(lines, ti->line);
+            const int ik = PyUnicode_KIND(o);
+            const void *id = PyUnicode_DATA(o);
+            for (Py_ssize_t q = 0; q < ti->len; q++)
+                PyUnicode_WRITE(ok, od, w++, PyUnicode_READ(ik, id, ti->start + q));
+        }
+        PyList_SET_ITEM(templates, c, str);
+    }
+    result = Py_BuildValue("(OO)", codes, templates);
 done:
-    if (templ != NULL)
-        for (Py_ssize_t r = 0; r < R; r++)
-            Py_XDECREF(templ[r]);
-    PyMem_Free(templ);
+    Py_XDECREF(codes);
+    Py_XDECREF(templates);
+    ht_free(&toks);
+    ht_free(&rowt);
+    ht_free(&tmpl);
+    PyMem_Free(info);
     PyMem_Free(row_of);
     PyMem_Free(bylen);
     PyMem_Free(cnt);
     PyMem_Free(rows);
+    PyMem_Free(tfirst);
+    PyMem_Free(final);
+    PyMem_Free(number);
+    PyMem_Free(line_ids);
     PyMem_Free(g.tok);
     PyMem_Free(g.off);
     PyMem_Free(g.len);
@@ -1176,26 +1747,26 @@ done:
     PyMem_Free(g.slot);
     PyMem_Free(g.pairs);
     PyMem_Free(g.pstamp);
-    Py_XDECREF(seen);
-    Py_XDECREF(distinct);
-    Py_XDECREF(tokid);
-    Py_XDECREF(toklist);
-    return out;
+    PyMem_Free(g.arena);
+    PyMem_Free(g.templ);
+    return result;
 }
 
 static PyMethodDef methods[] = {
     {"zero_factorize", zero_factorize, METH_O,
      "zero_factorize(lines) -> (codes, distinct): lines deduplicated with every digit read as 0; codes is "
      "the int64 code of every line (bytes), distinct the zeroed lines in first-seen order."},
-    {"shapes", shapes, METH_O,
-     "shapes(masked) -> list of token tuples (str.split()), runs of identical '<*>' tokens collapsed."},
     {"mask_digit_runs", mask_digit_runs, METH_O,
      "mask_digit_runs(lines) -> lines with every run of ASCII digits replaced by '<*>' (regex [0-9]+)."},
     {"mask_tail", mask_tail, METH_O,
      "mask_tail(lines) -> lines with the default masks after the digit runs applied in order (paths, hex "
      "tails, units, signs, joined masks, key=value values), with the regexes' replace_all semantics."},
-    {"group_shapes", group_shapes, METH_VARARGS,
-     "group_shapes(shapes, min_distinct, first_token_max, pair_ratio) -> the template tuple of every shape."},
+    {"mask_ident", mask_ident, METH_O,
+     "mask_ident(lines) -> lines with the identifier regex (patterns.DEFAULT_MASKS[0]) replaced by '<*>', "
+     "with the regex's replace_all semantics."},
+    {"group_lines", group_lines, METH_VARARGS,
+     "group_lines(masked, min_distinct, first_token_max, pair_ratio) -> (codes, templates): each line's "
+     "template index (int64 bytes, first-seen order) and the template strings."},
     {NULL, NULL, 0, NULL},
 };
 

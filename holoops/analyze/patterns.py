@@ -4,7 +4,7 @@
 level or logger prefix) into templates such as ``Failed password for <*> from <*> port <*> ssh2``.
 How, in three steps, with one default configuration for any log (:class:`MinerConfig`):
 
-1. **Mask** (vectorised, Rust regex via polars, run once per *distinct* line): URLs, UUIDs, hex,
+1. **Mask** (run once per *distinct* line; in C, or Rust regex via polars): URLs, UUIDs, hex,
    IPv4 addresses, MACs, dates, e-mail addresses, Windows/UNC paths, paths of two or more segments
    (absolute or relative), ``key=value`` values and every digit run with its sign, hex tail or unit
    (``blk_-42`` -> ``blk_<*>``, ``23ms``/``4.0 KB`` -> ``<*>``, ``U11`` -> ``U<*>``). A run of masks
@@ -25,17 +25,20 @@ How, in three steps, with one default configuration for any log (:class:`MinerCo
    word names the event, as in Drain), or two many-valued columns that vary together (at most
    ``pair_ratio`` x as many distinct pairs as values: ``from NEW to UNASSIGNED``/``from ASSIGNED to
    RUNNING``). A column with ``min_distinct`` or more values, a bare ``<*>``, or a mask in every value
-   is a variable. So host, user and file names become ``<*>`` without any digit in them, and two
-   variables that change at once (``<host> open through proxy <host>``) do not split a template.
+   is a variable. Last, a template that another one covers (equal wherever the other has a constant)
+   joins it. So host, user and file names become ``<*>`` without any digit in them, and two variables
+   that change at once (``<host> open through proxy <host>``) do not split a template.
 
 The defaults (``min_distinct=4``, ``pair_ratio=1.2``) are the ones ``benchmarks/bench_patterns.py``
 selects on all eight Loghub development datasets; its leave-one-dataset-out table (each dataset scored
 with the values chosen on the other seven) is the estimate for unseen logs (``benchmarks/RESULTS.md``).
 
-The per-line loops (digit-zeroed dedupe, every default mask after the identifier regex, tokenising,
-grouping) run in C where the optional extension :mod:`holoops.analyze._minecore` is built (``pip install`` compiles it; set
-``HOLOOPS_PURE_PYTHON=1`` to bypass it); the Python functions here are the reference and the fallback,
-and ``tests/test_patterns.py`` checks that both give the same ids, templates and counts.
+The per-line loops (digit-zeroed dedupe, every default mask, tokenising, grouping, numbering the
+templates) run in C where the optional extension :mod:`holoops.analyze._minecore` is built (``pip
+install`` compiles it; set ``HOLOOPS_PURE_PYTHON=1`` to bypass it); the C masks implement the regexes
+without a regex engine. The Python functions here (polars for the regexes) are the reference and the
+fallback, and ``tests/test_patterns.py`` checks that both give the same ids, templates and counts, and
+each C mask against polars on generated strings.
 
 ``error_patterns(logs)`` mines a logs frame and reports per template: count, first/last seen,
 services, level mix, a trend per time bucket, and ``new``/``surge`` flags against a baseline.
@@ -57,12 +60,13 @@ WILDCARD = "<*>"
 
 _B = r"(?-u:\b)"  # ASCII word boundary (much faster than Unicode's in Rust regex)
 _MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*"
-_WIN_PATH = "[^\\s,;\"'<>|]*"  # the rest of a Windows path: up to a space, quote or separator
+_WIN_STOP = "\\s,;\"'<>|"  # what ends a Windows path: a space, a quote or a separator
+_WIN_PATH = "[^" + _WIN_STOP + "]*"
 
 #: generic variable masks, applied in order (Rust regex syntax; ``${1}`` keeps a captured prefix).
-#: Nothing here is specific to one product's logs. The C core implements every mask after the first
-#: (``mask_digit_runs``, ``mask_tail`` in ``_minecore.c``): change one here and change it there too --
-#: ``tests/test_patterns.py`` compares the two on generated strings and fails until they agree.
+#: Nothing here is specific to one product's logs. The C core implements every one of them
+#: (``mask_ident``, ``mask_digit_runs``, ``mask_tail`` in ``_minecore.c``): change one here and change it
+#: there too -- ``tests/test_patterns.py`` compares the two on generated strings and fails until they agree.
 DEFAULT_MASKS: tuple[tuple[str, str], ...] = (
     # identifiers that would otherwise be cut into pieces: URLs, UUIDs, 0x/long hex, IPv4[:port], MAC,
     # "Thu Aug 4" dates, e-mail addresses, Windows and UNC paths
@@ -76,7 +80,7 @@ DEFAULT_MASKS: tuple[tuple[str, str], ...] = (
         _B + r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,? +" + _MONTH + r" +[0-9]{1,2}" + _B,
         r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)+",  # e-mail address
         _B + r"[A-Za-z]:\\" + _WIN_PATH,  # Windows path C:\dir\file
-        r"\\\\[^\s\\,;<>|]+\\" + _WIN_PATH,  # UNC path \\server\share\...
+        r"\\\\[^\\" + _WIN_STOP + r"]+\\" + _WIN_PATH,  # UNC path \\server\share\...
     )), WILDCARD),
     # every digit run (a number hanging off a letter too: U11, bglio716, eth0)
     (r"[0-9]+", WILDCARD),
@@ -305,13 +309,14 @@ def _mask_distinct(codes: np.ndarray, s: Any, masks: tuple[tuple[str, str], ...]
     return codes, s.to_list()
 
 
-def _mask_native(codes: np.ndarray, s: Any, core: Any) -> tuple[np.ndarray, list[str]]:
-    """The default masks with the C core: the identifier regex (``DEFAULT_MASKS[0]``) in polars on the
-    distinct lines ``s``, deduplicated, then the digit runs and every later mask in C, which implements
-    each of those regexes' replace-all exactly (``tests/test_patterns.py`` checks it against polars).
-    Returns the composed codes and the masked lines (not deduplicated again: grouping does that)."""
-    sub_codes, s = _arrow_factorize(_replace_all(s, DEFAULT_MASKS[:1], _parts(len(s))).to_arrow())
-    return sub_codes[codes], core.mask_tail(core.mask_digit_runs(s.to_list()))
+def _mask_native(codes: np.ndarray, lines: list[str], core: Any) -> tuple[np.ndarray, list[str]]:
+    """The default masks with the C core on the distinct digit-zeroed ``lines``: the identifier regex
+    (``mask_ident``), a dedupe, then the digit runs and every later mask (``mask_digit_runs``,
+    ``mask_tail``). The C functions implement each regex's replace-all exactly, without a regex engine
+    (``tests/test_patterns.py`` checks them against polars on generated strings). Returns the composed
+    codes and the masked lines (not deduplicated again: grouping does that)."""
+    sub_codes, distinct = _factorize(core.mask_ident(lines))
+    return sub_codes[codes], core.mask_tail(core.mask_digit_runs(distinct))
 
 
 def _collapse_runs(tokens: list[str]) -> tuple[str, ...]:
@@ -403,7 +408,8 @@ def _group_shapes(shapes: list[tuple[str, ...]], config: MinerConfig) -> list[tu
     constants occur in every one of its rows, so they share one frequency; a row's *key* is the
     frequency that most of its tokens share (ties: the higher), with the tokens at that frequency, and rows
     with equal keys form an initial group. Each initial group is then split by :func:`_split` (columns with
-    few values split it, columns with many values are variables).
+    few values split it, columns with many values are variables), and a template that another one covers
+    joins it (:func:`_subsume`).
     """
     from collections import Counter
 
@@ -429,7 +435,40 @@ def _group_shapes(shapes: list[tuple[str, ...]], config: MinerConfig) -> list[tu
             groups.setdefault(key, []).append(row)
         for key, members in groups.items():
             _split(members, frozenset(p for p, tok in enumerate(key) if tok is not None), config, out)
-    return [out[sh] for sh in shapes]
+    final = _subsume(list(dict.fromkeys(out[sh] for sh in shapes)))
+    return [final[out[sh]] for sh in shapes]
+
+
+def _subsume(templates: list[tuple[str, ...]]) -> dict[tuple[str, ...], tuple[str, ...]]:
+    """Each template mapped to the template that covers it, or to itself.
+
+    ``g`` covers ``t`` (same length, ``g != t``) when ``g`` has ``<*>`` or ``t``'s token at every position:
+    ``t`` is a special case of ``g`` (a variable token that happened to share its key's frequency, so its
+    rows formed a group of their own). A covered template goes to the covering one with the fewest
+    ``<*>`` (ties: the first in ``templates``, which is in first-seen order), and on up while that one is
+    covered; a cover has more ``<*>`` than what it covers, so this ends.
+    """
+    pick: dict[tuple[str, ...], tuple[str, ...]] = {}
+    by_len: dict[int, list[tuple[str, ...]]] = {}
+    for t in templates:
+        by_len.setdefault(len(t), []).append(t)
+    for ts in by_len.values():
+        general = [(g.count(WILDCARD), g) for g in ts if WILDCARD in g]
+        for t in ts:
+            best: tuple[int, tuple[str, ...]] | None = None
+            for k, g in general:
+                if (best is None or k < best[0]) and g != t and all(
+                        x in (WILDCARD, y) for x, y in zip(g, t, strict=True)):
+                    best = (k, g)
+            if best is not None:
+                pick[t] = best[1]
+    final = {}
+    for t in templates:
+        f = t
+        while f in pick:
+            f = pick[f]
+        final[t] = f
+    return final
 
 
 def _core() -> Any:
@@ -444,23 +483,25 @@ def _core() -> Any:
 
 
 def _zeroed_codes(lines: list, core: Any) -> tuple[np.ndarray, Any] | None:
-    """``(codes, distinct)`` of ``lines`` with every digit zeroed (``distinct``: a polars Series), in C
-    when ``core`` is given, else through Arrow (:func:`_zeroed_distinct`); None when an item is not a str
-    or cannot be encoded (the caller takes the plain path)."""
+    """``(codes, distinct)`` of ``lines`` with every digit zeroed, in C when ``core`` is given (``distinct``:
+    a list), else through Arrow (:func:`_zeroed_distinct`; a polars Series); None when an item is not a
+    str or cannot be encoded (the caller takes the plain path)."""
     if core is None:
         return _zeroed_distinct(lines)
     import numpy as np
-    import polars as pl
 
     try:
         codes, distinct = core.zero_factorize(lines)
-        return np.frombuffer(codes, dtype=np.int64), pl.Series("m", distinct, dtype=pl.String)
-    except (TypeError, UnicodeEncodeError):  # not a str; a lone surrogate (polars holds UTF-8 only)
+        # a lone surrogate raises here: such input takes the plain path (its masks read it as U+FFFD),
+        # as the pure-Python path must (Arrow holds UTF-8 only), so both give the same templates
+        "".join(distinct).encode()
+        return np.frombuffer(codes, dtype=np.int64), distinct
+    except (TypeError, UnicodeEncodeError):  # not a str; a lone surrogate
         return None
 
 
 def _zeroed_lines(lines: list, core: Any) -> tuple[np.ndarray, Any] | None:
-    """Every line's code among the distinct digit-zeroed lines, and those lines (a polars Series), or
+    """Every line's code among the distinct digit-zeroed lines, and those lines (:func:`_zeroed_codes`), or
     None when an item is not a str or cannot be encoded (:func:`_zeroed_codes`). Many lines: exact
     repeats dominate, so a dict dedupe (cached str hashes) first is cheaper than zeroing every byte;
     few lines: one byte pass over all of them is cheaper (same result)."""
@@ -516,11 +557,11 @@ def mine_templates(messages: Any, *, config: MinerConfig | None = None) -> Templ
         mcodes, muniques = _factorize(masked)
         mcodes = mcodes[codes]
     if core is not None:
-        templ = core.group_shapes(core.shapes(muniques), config.min_distinct, config.first_token_max,
-                                 float(config.pair_ratio))
+        codes_b, tuniques = core.group_lines(muniques, config.min_distinct, config.first_token_max,
+                                             float(config.pair_ratio))
+        tcodes = np.frombuffer(codes_b, dtype=np.int64)
     else:
-        templ = _group_shapes(_shapes(muniques), config)
-    tcodes, tuniques = _factorize([" ".join(t) for t in templ])
+        tcodes, tuniques = _factorize([" ".join(t) for t in _group_shapes(_shapes(muniques), config)])
     line_t = tcodes[mcodes]
     counts = np.bincount(line_t, minlength=len(tuniques))
     order = np.argsort(-counts, kind="stable")
