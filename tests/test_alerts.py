@@ -35,6 +35,19 @@ def test_catalog_templated_over_services_with_runbook_urls(monkeypatch):
     assert all(r.annotations.get("summary") and r.annotations.get("description") for r in alerts)
 
 
+def test_every_rule_is_per_service_with_a_static_service_label_and_exact_le():
+    from holoops.analyze.alerts import build_rules
+
+    groups = build_rules(promtool=False)
+    rules = [r for g in groups for r in g.rules]
+    assert all(r.labels.get("service") == r.service for r in rules if r.service)
+    records = [r for r in rules if r.kind == "record"]
+    assert records and all(r.labels == {"service": r.service} for r in records)
+    assert not any("le=~" in r.expr for r in rules)
+    burn = next(r for r in rules if r.name == "LatencyBudgetBurn" and r.service == "orchestrator")
+    assert burn.annotations["slo_bucket"].startswith('le="0.5" (500 ms) stands for the 400 ms threshold')
+
+
 def test_slo_rules_windows_and_burn_rates():
     from holoops.alerting.slo_rules import build_slo_groups
     from holoops.fleet import load_fleet

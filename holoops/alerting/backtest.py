@@ -154,13 +154,18 @@ class _Route:
 
 
 def _matchers(spec: dict) -> list[tuple[str, str, str]]:
+    """Alertmanager matchers (``name="value"``, ``name=~"re"``; quoted values unescaped as Alertmanager
+    does: ``\\"`` is a quote, ``\\\\`` a backslash, ``\\n`` a newline)."""
     import re
 
     out = []
     for m in spec.get("matchers") or []:
-        mm = re.match(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*"?(.*?)"?\s*$', m)
+        mm = re.match(r'^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(=~|!~|!=|=)\s*(.*?)\s*$', m)
         if mm:
-            out.append((mm.group(1), mm.group(2), mm.group(3)))
+            value = mm.group(3)
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = re.sub(r'\\(.)', lambda x: "\n" if x.group(1) == "n" else x.group(1), value[1:-1])
+            out.append((mm.group(1), mm.group(2), value))
     return out
 
 

@@ -1,9 +1,11 @@
 """Load and validate alert rule catalogs (YAML data under ``holoops/catalogs/alerts/``).
 
 Catalog rules are templated over the fleet profile's services (``for_each``) with Jinja2 using ``[[ ]]``
-delimiters, so Prometheus' own ``{{ $labels.x }}`` templates pass through. Every problem raises
-:class:`~holoops.errors.RuleError` naming the rule: invalid PromQL, unknown severity or runbook, duplicate
-name, unknown key.
+delimiters, so Prometheus' own ``{{ $labels.x }}`` templates pass through. Selectors come from what each
+service exports (``[[ s.<signal>(...) ]]``, :mod:`holoops.alerting.mapping`); a rule reading something a
+service does not export is left out for it and noted (:class:`~holoops.alerting.mapping.Notes`). Every
+problem raises :class:`~holoops.errors.RuleError` naming the rule: invalid PromQL, unknown severity or
+runbook, duplicate name, unknown key, a service name that cannot be a label value.
 """
 
 from __future__ import annotations
@@ -130,24 +132,30 @@ def _services_for(fleet, for_each: str | None, where: str) -> list[str | None]:
     raise RuleError(f"{where}: unknown for_each {for_each!r}; use service, gpu_service, disk_service or none")
 
 
-def _context(fleet, name: str | None, m: dict[str, Any]) -> dict[str, Any]:
+def _context(fleet, name: str | None, m: dict[str, Any], sigs: dict[str, Any]) -> dict[str, Any]:
     ctx: dict[str, Any] = {"m": m, "fleet": fleet, "service": name}
     if name is not None:
         svc = fleet.services[name]
-        ctx.update(svc=svc, cpu_limit=svc.resources.cpu.limit,
+        ctx.update(svc=svc, s=sigs[name], cpu_limit=svc.resources.cpu.limit,
                    threshold_s=(svc.slo.latency.threshold_ms / 1000 if svc.slo.latency else None),
                    mount=(svc.resources.disk.mount if svc.resources.disk else None))
     return ctx
 
 
 def load_catalog(fleet=None, paths: list[str | Path] | None = None, runbook_base_url: str | None = None,
-                 ) -> list[RuleGroup]:
-    """Expand the rule catalog(s) over ``fleet`` (default: the bundled profile). Validates names/keys."""
+                 notes=None) -> list[RuleGroup]:
+    """Expand the rule catalog(s) over ``fleet`` (default: the bundled profile). Validates names/keys.
+
+    Rules a service cannot have (see :mod:`holoops.alerting.mapping`) are left out and recorded in
+    ``notes`` (a :class:`~holoops.alerting.mapping.Notes`) when given."""
     import yaml
 
+    from holoops.alerting.mapping import Notes, fleet_signals
     from holoops.fleet import load_fleet
 
     fleet = fleet if fleet is not None and not isinstance(fleet, (str, Path)) else load_fleet(fleet)
+    notes = notes if notes is not None else Notes()
+    sigs = fleet_signals(fleet)
     files = [Path(p) for p in paths] if paths else [CATALOG_DIR / "rules.yaml"]
     base = runbook_base(runbook_base_url)
     m = signal_names()
@@ -173,12 +181,13 @@ def load_catalog(fleet=None, paths: list[str | Path] | None = None, runbook_base
                 if name in seen:
                     raise RuleError(f"{where}: duplicate rule name {name!r} (first defined in {seen[name]})")
                 seen[name] = f"{path.name} group {gname!r}"
-                out.rules += _expand(entry, name, where, fleet, m, env, base)
+                out.rules += _expand(entry, name, where, fleet, m, env, base, sigs, notes)
             groups.append(out)
     return groups
 
 
-def _expand(entry: dict, name: str, where: str, fleet, m, env, base: str) -> list[Rule]:
+def _expand(entry: dict, name: str, where: str, fleet, m, env, base: str, sigs, notes) -> list[Rule]:
+    from holoops.alerting.mapping import NotBuilt
     from holoops.timeutil import parse_duration
 
     kind = "alert" if "alert" in entry else "record"
@@ -198,22 +207,40 @@ def _expand(entry: dict, name: str, where: str, fleet, m, env, base: str) -> lis
     for svc in _services_for(fleet, entry.get("for_each"), where):
         if entry.get("requires") == "latency_slo" and svc and fleet.services[svc].slo.latency is None:
             continue
-        ctx = _context(fleet, svc, m)
-        expr = " ".join(_render(env, entry["expr"], ctx, where).split())
-        labels = {k: _render(env, v, ctx, where) for k, v in (entry.get("labels") or {}).items()}
-        annotations: dict[str, str] = {}
+        ctx = _context(fleet, svc, m, sigs)
+        try:
+            expr = " ".join(_render(env, entry["expr"], ctx, where).split())
+            labels = {k: _render(env, v, ctx, where) for k, v in (entry.get("labels") or {}).items()}
+            annotations: dict[str, str] = {}
+            if kind == "alert":
+                for key in ("summary", "description"):
+                    if entry.get(key):
+                        annotations[key] = _render(env, entry[key], ctx, where)
+                annotations["runbook_url"] = runbook_url(base, runbook,
+                                                         list(entry.get("runbook_params") or ["service"]))
+        except NotBuilt as exc:
+            notes.skip(exc, name)
+            continue
+        # rules are per service: a static service label, whatever labels the selected series carry
         if kind == "alert":
             labels = {"severity": severity, **({"service": svc} if svc else {}), **labels}
-            for key in ("summary", "description"):
-                if entry.get(key):
-                    annotations[key] = _render(env, entry[key], ctx, where)
-            annotations["runbook_url"] = runbook_url(base, runbook, list(entry.get("runbook_params") or ["service"]))
+        elif svc:
+            labels = {"service": svc, **labels}
         fixture = None
         if entry.get("test"):
             t = entry["test"]
             fixture = {k: v for k, v in t.items() if k != "series"}
-            if "series" in t:
-                fixture["series"] = [(_render(env, s, ctx, where), _render(env, v, ctx, where)) for s, v in t["series"]]
+            try:
+                if "series" in t:
+                    fixture["series"] = [(_render(env, s, ctx, where), _render(env, v, ctx, where))
+                                         for s, v in t["series"]]
+                elif "scenario" in t and svc:
+                    from holoops.alerting.slo_rules import scenario_series
+
+                    fixture["series"] = scenario_series(t["scenario"], sigs[svc])
+            except NotBuilt as exc:
+                notes.skip(exc, f"{name} unit test")
+                fixture = None
         rules.append(Rule(name, expr, kind, for_s, labels, annotations, svc, where, fixture))
     return rules
 

@@ -63,6 +63,13 @@ class Selector:
         out = {k: v for k, op, v in self.matchers if op == "=" and k != "__name__"}
         return out
 
+    def text(self) -> str:
+        """The instant selector as PromQL (no range), values escaped: ``name{k="v",...}``."""
+        from holoops.sources.prometheus import escape_label_value
+
+        body = ",".join(f'{k}{op}"{escape_label_value(v)}"' for k, op, v in self.matchers)
+        return f"{self.name or ''}{{{body}}}" if body or not self.name else str(self.name)
+
 
 @dataclass
 class Call:
@@ -243,7 +250,7 @@ class _Parser:
             kind, s = self.take()
             if kind != "str":
                 raise PromQLSyntaxError(f"expected a quoted string after {name}{op}, found {s!r}")
-            value = s[1:-1].encode().decode("unicode_escape")
+            value = unquote(s)
             if op in ("=~", "!~"):
                 try:
                     re.compile(value)
@@ -269,6 +276,29 @@ class _Parser:
         return node
 
 
+_ESCAPES = {"a": "\a", "b": "\b", "f": "\f", "n": "\n", "r": "\r", "t": "\t", "v": "\v", "\\": "\\",
+            "'": "'", '"': '"'}
+_ESCAPE = re.compile(r"\\(u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|x[0-9a-fA-F]{2}|[0-7]{3}|.)", re.S)
+
+
+def unquote(token: str) -> str:
+    """A PromQL string literal's value (Go escapes: ``\\"``, ``\\\\``, ``\\n``, ``\\xHH``, ``\\u....``);
+    text that is not an escape is kept as it is (UTF-8 names stay intact)."""
+    body = token[1:-1]
+
+    def one(m: re.Match) -> str:
+        e = m.group(1)
+        if e[0] in "uUx":
+            return chr(int(e[1:], 16))
+        if e[0] in "01234567" and len(e) == 3:
+            return chr(int(e, 8))
+        if e in _ESCAPES:
+            return _ESCAPES[e]
+        raise PromQLSyntaxError(f"unknown escape sequence \\{e} in {token}")
+
+    return _ESCAPE.sub(one, body)
+
+
 def parse(expr: str) -> Any:
     """Parse ``expr`` into an AST; raises PromQLSyntaxError outside the supported subset."""
     return _Parser(expr).parse()
@@ -282,6 +312,55 @@ def selectors(node: Any) -> list[Selector]:
     for child in (getattr(node, "args", None) or []) + [getattr(node, a, None) for a in ("expr", "lhs", "rhs")]:
         if child is not None and not isinstance(child, (str, float, int, list)):
             out += selectors(child)
+    return out
+
+
+_LIST_KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right"}
+_KEYWORDS = _LIST_KEYWORDS | {"bool", "and", "or", "unless", "offset", "atan2", "inf", "nan", "Inf", "NaN"}
+
+
+def scan_selectors(expr: str) -> list[Selector]:
+    """Every selector of ``expr`` by a token scan, for PromQL outside the evaluable subset (subqueries,
+    ``offset``, ``@``, other functions): what :func:`selectors` of :func:`parse` gives on the subset.
+    Raises PromQLSyntaxError for a selector whose matchers do not parse."""
+    toks: list[tuple[str, str]] = []
+    pos = 0
+    while pos < len(expr):
+        m = _TOKEN.match(expr, pos)
+        if not m:  # a character outside the subset's tokens (@, :, ...): not part of a selector
+            pos += 1
+            continue
+        pos = m.end()
+        if m.lastgroup != "ws":
+            toks.append((m.lastgroup, m.group()))
+    out: list[Selector] = []
+    i, square = 0, 0
+    while i < len(toks):
+        kind, val = toks[i]
+        nxt = toks[i + 1][1] if i + 1 < len(toks) else ""
+        if val == "[":
+            square += 1
+        elif val == "]":
+            square = max(0, square - 1)
+        elif square:
+            pass
+        elif kind == "ident" and val in _LIST_KEYWORDS and nxt == "(":
+            i += 2
+            while i < len(toks) and toks[i][1] != ")":
+                i += 1
+        elif kind == "ident" and (nxt in ("(", "by", "without") or val in _KEYWORDS or val.startswith(":")):
+            pass
+        elif kind == "ident" or val == "{":
+            name = val if kind == "ident" else None
+            matchers: list[tuple[str, str, str]] = []
+            j = i + 1 if kind == "ident" else i
+            if j < len(toks) and toks[j][1] == "{":
+                sub = _Parser("")
+                sub.toks, sub.i = toks, j
+                matchers = sub.matchers()
+                i = sub.i - 1
+            out.append(Selector(name, matchers))
+        i += 1
     return out
 
 

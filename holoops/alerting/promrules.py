@@ -22,6 +22,19 @@ def slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-")
 
 
+def group_file_names(groups: list[RuleGroup]) -> list[str]:
+    """``<slug of the group name>.yml`` per group; names that slug alike (``a"b``, ``a-b``) get ``-2``, ..."""
+    out: list[str] = []
+    for g in groups:
+        stem = slug(g.name.replace(":", "-")) or "group"
+        name, n = f"{stem}.yml", 1
+        while name in out:
+            n += 1
+            name = f"{stem}-{n}.yml"
+        out.append(name)
+    return out
+
+
 def _dump(data: Any) -> str:
     import yaml
 
@@ -47,9 +60,11 @@ def fixture_series(rule) -> list[tuple[str, str]]:
     from holoops.alerting.slo_rules import scenario_series
 
     fx = rule.fixture or {}
+    if "series" in fx:
+        return list(fx["series"])
     if "scenario" in fx:
         return scenario_series(fx["scenario"], rule.service)
-    return list(fx.get("series") or [])
+    return []
 
 
 def unit_tests(group: RuleGroup, interval_s: int = 60) -> list[dict[str, Any]]:
@@ -90,8 +105,8 @@ def write_rules(groups: list[RuleGroup], folder: Path, with_tests: bool = True) 
     """``folder/<group>.yml`` per group and ``folder/tests/<group>.test.yml``; returns the rule files."""
     folder.mkdir(parents=True, exist_ok=True)
     files = []
-    for g in groups:
-        p = folder / f"{slug(g.name.replace(':', '-'))}.yml"
+    for g, fname in zip(groups, group_file_names(groups), strict=True):
+        p = folder / fname
         p.write_text(rule_file_text([g]), encoding="utf-8")
         files.append(p)
         if with_tests:

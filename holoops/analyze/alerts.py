@@ -4,6 +4,7 @@ them with promtool/amtool, and backtest them over a metrics history (pages per w
 Public API::
 
     groups = build_rules(fleet=None)                      # catalog + SLO rules, validated (RuleError)
+    groups.notes                                          # what was not built for which service, and why
     result = build("out/alerts", fleet=None)              # write, validate with promtool/amtool, move
     report = backtest(demo.metrics, truth=demo.truth)     # firing intervals, notifications, detection
     text = agreement_test(metrics, groups, start, end)    # a promtool test file of holoops' predictions
@@ -13,6 +14,7 @@ Internals live in :mod:`holoops.alerting`.
 
 from __future__ import annotations
 
+import logging
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -21,28 +23,50 @@ from typing import Any
 
 from holoops.errors import RuleError
 
-__all__ = ["build_rules", "build", "build_alerts", "BuildResult", "backtest", "BacktestReport", "agreement_test"]
+__all__ = ["build_rules", "build", "build_alerts", "BuildResult", "RuleSet", "backtest", "BacktestReport",
+           "agreement_test"]
+
+_log = logging.getLogger("holoops.alerting")
+
+
+class RuleSet(list):
+    """The rule groups (a list, as before) plus ``notes``: the rules left out for a service because it
+    does not export what they read, and which histogram bucket stands for each latency threshold."""
+
+    def __init__(self, groups=(), notes=None):
+        from holoops.alerting.mapping import Notes
+
+        super().__init__(groups)
+        self.notes = notes if notes is not None else Notes()
 
 
 def build_rules(fleet=None, catalog: list[str | Path] | None = None, runbook_base: str | None = None,
-                validate: bool = True, promtool: bool = True) -> list:
+                validate: bool = True, promtool: bool = True) -> RuleSet:
     """Catalog rules expanded over the fleet, then SLO recording and burn-rate rules; validated.
 
-    Raises RuleError naming the rule for invalid PromQL, unknown severity or duplicate names.
+    Selectors follow what each service exports (the profile's pinned signals, else the signal map's
+    first candidate; see :mod:`holoops.alerting.mapping`). Rules a service cannot have are left out and
+    listed in the result's ``notes`` (also logged). Raises RuleError naming the rule for invalid PromQL,
+    unknown severity or duplicate names, and naming the service for a name that cannot be a label value.
     """
     from holoops.alerting.catalog import load_catalog
     from holoops.alerting.catalog import validate as check
+    from holoops.alerting.mapping import Notes
     from holoops.alerting.slo_rules import build_slo_groups
     from holoops.fleet import load_fleet
 
     fleet = fleet if fleet is not None and not isinstance(fleet, (str, Path)) else load_fleet(fleet)
-    groups = load_catalog(fleet, catalog, runbook_base) + build_slo_groups(fleet, runbook_base_url=runbook_base)
+    notes = Notes()
+    groups = load_catalog(fleet, catalog, runbook_base, notes=notes) + build_slo_groups(
+        fleet, runbook_base_url=runbook_base, notes=notes)
     names = [g.name for g in groups]
     if dup := next((n for n in names if names.count(n) > 1), None):
         raise RuleError(f"rule group {dup!r} is defined twice")
     if validate:
         check(groups, promtool=promtool)
-    return groups
+    for line in notes.lines():
+        _log.info("%s", line)
+    return RuleSet(groups, notes)
 
 
 @dataclass
@@ -50,10 +74,16 @@ class BuildResult:
     out: Path
     files: list[Path]
     checks: dict[str, tuple[bool | None, str]] = field(default_factory=dict)
+    notes: Any = None           # holoops.alerting.mapping.Notes
 
     @property
     def ok(self) -> bool:
         return all(ok is not False for ok, _ in self.checks.values())
+
+    @property
+    def summary(self) -> list[str]:
+        """What was not built for which service and why, and each latency SLO's threshold bucket."""
+        return self.notes.lines() if self.notes is not None else []
 
     def __str__(self) -> str:
         lines = [f"wrote {len(self.files)} files to {self.out}"]
@@ -61,6 +91,13 @@ class BuildResult:
             state = "skipped" if ok is None else ("ok" if ok else "FAILED")
             lines.append(f"  {name:<28} {state}" + (f"\n{msg}" if ok is False else f"  ({msg.splitlines()[-1]})"
                                                      if msg else ""))
+        skipped = [ln for ln in self.summary if " not built: " in ln]
+        buckets = [ln for ln in self.summary if ln not in skipped]
+        if skipped:
+            lines += ["not built (the fleet does not export what they read):", *(f"  {ln}" for ln in skipped)]
+        if buckets:
+            lines += ["latency SLO buckets (the smallest le bound >= the threshold stands for it):",
+                      *(f"  {ln}" for ln in buckets)]
         return "\n".join(lines)
 
 
@@ -118,7 +155,7 @@ def build(out: str | Path, fleet=None, catalog: list[str | Path] | None = None, 
                 target.unlink()
             shutil.move(str(stage / sub), str(target))
     files = sorted(p for p in out.rglob("*") if p.is_file())
-    return BuildResult(out, files, checks)
+    return BuildResult(out, files, checks, groups.notes)
 
 
 def build_alerts(fleet=None, runbook_base: str | None = None) -> dict[str, str]:
@@ -130,12 +167,12 @@ def build_alerts(fleet=None, runbook_base: str | None = None) -> dict[str, str]:
     import yaml
 
     from holoops.alerting.alertmanager import build_config
-    from holoops.alerting.promrules import rule_file_text, slug
+    from holoops.alerting.promrules import group_file_names, rule_file_text
     from holoops.fleet import load_fleet
 
     fleet = fleet if fleet is not None and not isinstance(fleet, (str, Path)) else load_fleet(fleet)
     groups = build_rules(fleet, runbook_base=runbook_base, promtool=False)
-    files = {f"rules/{slug(g.name.replace(':', '-'))}.yml": rule_file_text([g]) for g in groups}
+    files = {f"rules/{f}": rule_file_text([g]) for g, f in zip(groups, group_file_names(groups), strict=True)}
     files["alertmanager.yml"] = yaml.safe_dump(build_config(fleet), sort_keys=False, width=200)
     return files
 
