@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import copy
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -272,3 +273,101 @@ def test_selector_scan_outside_the_subset_and_selector_text():
     sel = parse('up{service="we\\"ird\\\\name",le=~"0\\\\.25"}')
     assert sel.text() == 'up{service="we\\"ird\\\\name",le=~"0\\\\.25"}' and parse(sel.text()) == sel
     assert parse('up{service="é"}').matchers == [("service", "=", "é")]
+
+
+# --- holoops alerts check against a real Prometheus ------------------------------------------------
+END = 1793613600  # 2026-11-02T10:00:00Z
+
+
+def _check_openmetrics(path: Path) -> Path:
+    """Two hours of job="api": up, process CPU/memory, an OpenTelemetry ms histogram with status codes."""
+    t0, step = END - 7200, 60
+    bounds = [str(b) for b in OTEL_BUCKETS]
+    shares = [0.0, 0.05, 0.1, 0.3, 0.6, 0.7, 0.8, 0.95, 0.99, 0.995, 0.998, 1, 1, 1, 1, 1]
+    lines = ["# TYPE up gauge"]
+    times = list(range(t0, END + 1, step))
+    for inst in ("api-0:8000", "api-1:8000"):
+        lines += [f'up{{job="api",instance="{inst}"}} 1 {t}' for t in times]
+    lines.append("# TYPE process_cpu_seconds counter")
+    for inst in ("api-0:8000", "api-1:8000"):
+        lines += [f'process_cpu_seconds_total{{job="api",instance="{inst}"}} {0.5 * (t - t0):.1f} {t}' for t in times]
+    lines.append("# TYPE http_server_duration_milliseconds histogram")
+    for code, rate in (("200", 20.0), ("500", 0.1)):
+        for t in times:
+            n = rate * (t - t0)
+            lab = f'job="api",instance="api-0:8000",http_route="/v1/x",http_status_code="{code}"'
+            for b, sh in zip(bounds, shares, strict=True):
+                lines.append(f'http_server_duration_milliseconds_bucket{{{lab},le="{b}"}} {n * sh:.1f} {t}')
+            lines.append(f"http_server_duration_milliseconds_count{{{lab}}} {n:.1f} {t}")
+            lines.append(f"http_server_duration_milliseconds_sum{{{lab}}} {n * 40:.1f} {t}")
+    lines.append("# EOF")
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _check_profile(path: Path) -> Path:
+    doc = {"name": "t", "namespace": "t", "services": {"api": _otel_api(300)}}
+    doc["services"]["api"]["signals"]["memory"] = "missing"
+    path.write_text(yaml.safe_dump(doc, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def prom(tmp_path_factory):
+    from promserver import have_prometheus, prometheus_from_openmetrics
+
+    if not have_prometheus():
+        pytest.skip("prometheus/promtool not installed (apt install prometheus)")
+    work = tmp_path_factory.mktemp("check-prom")
+    with prometheus_from_openmetrics(_check_openmetrics(work / "data.om"), work) as url:
+        yield {"url": url, "work": work}
+
+
+@pytest.mark.prometheus
+@pytest.mark.xdist_group("prometheus")
+@pytest.mark.timeout(300)
+def test_check_passes_when_every_selector_matches(prom, capsys):
+    from holoops.cli import main
+
+    profile = _check_profile(prom["work"] / "api.yaml")
+    code = main(["alerts", "check", "--prometheus", prom["url"], "--fleet", str(profile), "--since", "2h",
+                 "--until", str(END)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "every selector matches at least one series" in out
+    assert "read series these rules record" in out
+
+
+@pytest.mark.prometheus
+@pytest.mark.xdist_group("prometheus")
+@pytest.mark.timeout(300)
+def test_check_lists_rules_selecting_nothing_and_fails(prom, capsys, tmp_path):
+    from holoops.analyze.alerts import build_rules, check
+    from holoops.cli import main
+
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "extra.yml").write_text(yaml.safe_dump({"groups": [{"name": "extra", "rules": [
+        {"alert": "TooManyFds", "expr": 'process_open_fds{job="api"} > 1000', "labels": {"service": "api"}},
+        {"alert": "Fine", "expr": 'up{job="api"} == 0'},
+        {"alert": "OutsideSubset", "expr": 'max_over_time(rate(up{job="api"}[5m])[1h:5m]) > 0'},
+    ]}]}))
+    (rules / "tests").mkdir()
+    (rules / "tests" / "x.test.yml").write_text("rule_files: [../extra.yml]\ntests: []\n")
+    code = main(["alerts", "check", "--prometheus", prom["url"], "--rules", str(rules), "--since", "2h",
+                 "--until", str(END)])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    assert "1 rule selectors match no series" in out
+    row = next(ln for ln in out.splitlines() if ln.startswith("TooManyFds"))
+    assert "extra" in row and 'process_open_fds{job="api"}' in row and "api" in row
+    assert "OutsideSubset" in out and "token scan" in out
+    # the bundled profile's rules (service="..." labels, canonical names) mostly select nothing here
+    report = check(prom["url"], fleet=None, since="2h", until=END)
+    assert not report.ok
+    assert any(r["selector"] == 'up{service="vault"}' and r["rule"] == "ServiceDown" for r in report.empty)
+    # and the mapped profile's rules, written as files, pass
+    from holoops.alerting.promrules import write_rules
+
+    built = write_rules(build_rules(_check_profile(tmp_path / "api.yaml"), promtool=False), tmp_path / "built")
+    assert check(prom["url"], rules=built, since="2h", until=END).ok

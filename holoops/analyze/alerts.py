@@ -6,6 +6,7 @@ Public API::
     groups = build_rules(fleet=None)                      # catalog + SLO rules, validated (RuleError)
     groups.notes                                          # what was not built for which service, and why
     result = build("out/alerts", fleet=None)              # write, validate with promtool/amtool, move
+    report = check("http://prometheus:9090", "out/alerts/rules")  # selectors that match no series
     report = backtest(demo.metrics, truth=demo.truth)     # firing intervals, notifications, detection
     text = agreement_test(metrics, groups, start, end)    # a promtool test file of holoops' predictions
 
@@ -24,7 +25,7 @@ from typing import Any
 from holoops.errors import RuleError
 
 __all__ = ["build_rules", "build", "build_alerts", "BuildResult", "RuleSet", "backtest", "BacktestReport",
-           "agreement_test"]
+           "agreement_test", "check", "CheckReport"]
 
 _log = logging.getLogger("holoops.alerting")
 
@@ -175,6 +176,171 @@ def build_alerts(fleet=None, runbook_base: str | None = None) -> dict[str, str]:
     files = {f"rules/{f}": rule_file_text([g]) for g, f in zip(groups, group_file_names(groups), strict=True)}
     files["alertmanager.yml"] = yaml.safe_dump(build_config(fleet), sort_keys=False, width=200)
     return files
+
+
+# --- check against a live Prometheus -------------------------------------------------------------
+@dataclass
+class CheckReport:
+    """Which rule selectors match no series in a Prometheus (``holoops alerts check``)."""
+
+    url: str
+    start: Any                          # pandas Timestamps (UTC)
+    end: Any
+    files: list[Path]
+    rules: int                          # rules read
+    selectors: int                      # distinct selectors asked about
+    empty: list[dict[str, str]]         # rule, group, service, selector, file: selectors matching nothing
+    errors: list[dict[str, str]] = field(default_factory=list)   # rule, group, selector, error
+    recorded: int = 0                   # selectors of series recorded by these files (not asked about)
+    scanned: list[str] = field(default_factory=list)   # rules outside the evaluable subset (token scan)
+
+    @property
+    def ok(self) -> bool:
+        return not self.empty and not self.errors
+
+    def frame(self):
+        import pandas as pd
+
+        return pd.DataFrame(self.empty, columns=["rule", "group", "service", "selector", "file"])
+
+    def to_text(self) -> str:
+        head = (f"{self.rules} rules in {len(self.files)} files; {self.selectors} distinct selectors asked of "
+                f"{self.url} over {self.start:%Y-%m-%d %H:%M} .. {self.end:%Y-%m-%d %H:%M} UTC")
+        if self.recorded:
+            head += f"; {self.recorded} read series these rules record (checked through their own selectors)"
+        lines = [head]
+        if self.scanned:
+            lines.append(f"{len(self.scanned)} rules use PromQL outside holoops's evaluator; their selectors "
+                         f"were found by a token scan: {', '.join(self.scanned[:5])}"
+                         + (" ..." if len(self.scanned) > 5 else ""))
+        if self.empty:
+            lines += ["", f"{len(self.empty)} rule selectors match no series (the rule cannot see its data):",
+                      _table(self.empty, ["rule", "group", "service", "selector"])]
+        if self.errors:
+            lines += ["", f"{len(self.errors)} selectors Prometheus refused:",
+                      _table(self.errors, ["rule", "group", "selector", "error"])]
+        if self.ok:
+            lines.append("every selector matches at least one series")
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.to_text()
+
+
+def _table(rows: list[dict[str, str]], cols: list[str]) -> str:
+    width = {c: min(max(len(c), *(len(str(r.get(c, ""))) for r in rows)), 90) for c in cols}
+    out = ["  ".join(c.upper().ljust(width[c]) for c in cols)]
+    out += ["  ".join(str(r.get(c, "")).ljust(width[c]) for c in cols) for r in rows]
+    return "\n".join(ln.rstrip() for ln in out)
+
+
+def load_rule_files(paths: str | Path | list[str | Path]) -> list[tuple[Path, str, dict[str, Any]]]:
+    """``(file, group name, rule)`` of every rule in Prometheus rule files: files, or folders searched
+    for ``*.yml``/``*.yaml`` (promtool test files, which have no ``groups``, are passed over)."""
+    import yaml
+
+    files: list[Path] = []
+    for p in [paths] if isinstance(paths, (str, Path)) else list(paths):
+        p = Path(p)
+        if p.is_dir():
+            files += sorted(f for f in p.rglob("*") if f.suffix in (".yml", ".yaml") and f.is_file())
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise RuleError(f"{p}: no such rule file or folder")
+    out = []
+    for f in files:
+        try:
+            doc = yaml.safe_load(f.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+            raise RuleError(f"{f}: cannot read the rule file: {exc}") from None
+        if not isinstance(doc, dict) or "groups" not in doc:
+            continue
+        for g in doc.get("groups") or []:
+            for r in g.get("rules") or []:
+                if isinstance(r, dict) and "expr" in r:
+                    out.append((f, str(g.get("name", "")), r))
+    if not out:
+        raise RuleError(f"no Prometheus rules found in {', '.join(map(str, files)) or paths}")
+    return out
+
+
+def check(prometheus: Any, rules: str | Path | list[str | Path] | None = None, fleet=None,
+          since: str = "1h", until: Any = None, workers: int = 4) -> CheckReport:
+    """Ask Prometheus whether every selector of every rule matches a series (``/api/v1/series`` over
+    ``[until - since, until]``, default the last hour).
+
+    ``prometheus``: a URL or a :class:`~holoops.sources.prometheus.PrometheusSource`. ``rules``: rule files
+    or folders; default: the rules :func:`build_rules` makes for ``fleet``, written to a temporary folder.
+    Selectors of series that a loaded recording rule writes are not asked about (Prometheus has them only
+    once the rules run; their own selectors are). A rejected selector is reported with Prometheus's
+    message; an unreachable Prometheus raises PrometheusError.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    import pandas as pd
+
+    from holoops.alerting.promql_eval import PromQLSyntaxError, parse, scan_selectors, selectors
+    from holoops.alerting.promrules import write_rules
+    from holoops.errors import PrometheusError
+    from holoops.sources.prometheus import PrometheusSource, to_epoch
+    from holoops.timeutil import parse_duration
+
+    src = prometheus if isinstance(prometheus, PrometheusSource) else PrometheusSource(str(prometheus))
+    t1 = to_epoch(until if until is not None else "now")
+    t0 = t1 - float(parse_duration(since))
+    with tempfile.TemporaryDirectory(prefix="holoops-alerts-check-") as tmp:
+        if rules is None:
+            rules = write_rules(build_rules(fleet, promtool=False), Path(tmp), with_tests=False)
+        loaded = load_rule_files(rules)
+    recorded = {str(r["record"]) for _, _, r in loaded if "record" in r}
+    uses: dict[str, list[dict[str, str]]] = {}
+    scanned, n_recorded = [], 0
+    for f, group, r in loaded:
+        name = str(r.get("alert") or r.get("record") or "")
+        try:
+            sels = selectors(parse(str(r["expr"])))
+        except PromQLSyntaxError:
+            try:
+                sels = scan_selectors(str(r["expr"]))
+            except PromQLSyntaxError as exc:
+                raise RuleError(f"{f}: group {group!r} rule {name!r}: cannot read its selectors: {exc}") from None
+            scanned.append(name)
+        for sel in sels:
+            if sel.name in recorded:
+                n_recorded += 1
+                continue
+            row = {"rule": name, "group": group, "service": str((r.get("labels") or {}).get("service", "")),
+                   "file": str(f)}
+            uses.setdefault(sel.text(), []).append(row)
+
+    def ask(text: str) -> tuple[str, bool | None, str]:
+        try:
+            found = src.series(text, start=t0, end=t1)
+        except PrometheusError as exc:
+            if getattr(exc, "unreachable", False):
+                raise
+            return text, None, str(exc)
+        return text, bool(len(found)), ""
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        answers = list(pool.map(ask, sorted(uses)))
+    empty, errors = [], []
+    for text, found, err in answers:
+        seen: set[tuple[str, str, str]] = set()
+        for row in uses[text]:
+            key = (row["rule"], row["group"], row["service"])
+            if key in seen:
+                continue
+            seen.add(key)
+            if found is None:
+                errors.append({**row, "selector": text, "error": err})
+            elif not found:
+                empty.append({**row, "selector": text})
+    order = lambda d: (d["group"], d["rule"], d["service"], d["selector"])  # noqa: E731
+    return CheckReport(src.url, pd.Timestamp(t0, unit="s", tz="UTC"), pd.Timestamp(t1, unit="s", tz="UTC"),
+                       sorted({f for f, _, _ in loaded}), len(loaded), len(uses), sorted(empty, key=order),
+                       sorted(errors, key=order), n_recorded, scanned)
 
 
 # --- backtest --------------------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""``holoops alerts build|backtest``: alert rules as code, validated and backtested."""
+"""``holoops alerts build|backtest|check``: alert rules as code, validated, backtested, and checked
+against what a live Prometheus holds."""
 
 from __future__ import annotations
 
@@ -23,6 +24,17 @@ def register(sub) -> None:
     t.add_argument("--interval", default="1m", help="rule evaluation interval (default 1m)")
     t.add_argument("--firing", action="store_true", help="also list every firing interval")
     t.set_defaults(handler=_backtest)
+    c = fs.add_parser("check", help="ask a Prometheus whether every selector of every rule matches a series; "
+                                    "list the rules that select nothing (exit 1 if any)")
+    c.add_argument("--prometheus", required=True, metavar="URL",
+                   help="Prometheus base URL (credentials from HOLOOPS_PROM_* as everywhere)")
+    c.add_argument("--rules", action="append", metavar="PATH",
+                   help="rule file or folder (repeatable; default: build the rules from --fleet into a "
+                        "temporary folder)")
+    c.add_argument("--fleet", help="fleet profile YAML for the default rules (default: the bundled one)")
+    c.add_argument("--since", default="1h", help="how far back a series counts as present (default 1h)")
+    c.add_argument("--until", help="end of that range (default now; ISO time or e.g. -2h)")
+    c.set_defaults(handler=_check)
     p.set_defaults(handler=lambda a: (p.print_help(), 2)[1])
 
 
@@ -57,3 +69,11 @@ def _backtest(args) -> int:
         with pd.option_context("display.width", 160, "display.max_rows", 10_000):
             print("\nfiring intervals:\n" + report.firing().to_string(index=False))
     return 0
+
+
+def _check(args) -> int:
+    from holoops.analyze.alerts import check
+
+    report = check(args.prometheus, rules=args.rules, fleet=args.fleet, since=args.since, until=args.until)
+    print(report)
+    return 0 if report.ok else 1
