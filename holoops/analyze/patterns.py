@@ -425,10 +425,9 @@ def _group_shapes(shapes: list[tuple[str, ...]], config: MinerConfig) -> list[tu
         groups: dict[tuple[str | None, ...], list[tuple[str, ...]]] = {}
         for row in rows:
             freq = [0 if tok == WILDCARD else c[tok] for c, tok in zip(counts, row, strict=True)]
-            tally = Counter(freq)
-            tally.pop(0, None)
-            if tally:
-                top = max(tally.items(), key=lambda kv: (kv[1], kv[0]))[0]
+            # the frequency most tokens share, ties to the higher; 0 (a bare <*>) never counts
+            top = max(set(freq), key=lambda f: (freq.count(f) if f else 0, f))
+            if top:
                 key = tuple(tok if f == top else None for tok, f in zip(row, freq, strict=True))
             else:  # only bare masks: one such row per length
                 key = ()
@@ -453,15 +452,37 @@ def _subsume(templates: list[tuple[str, ...]]) -> dict[tuple[str, ...], tuple[st
     for t in templates:
         by_len.setdefault(len(t), []).append(t)
     for ts in by_len.values():
-        general = [(g.count(WILDCARD), g) for g in ts if WILDCARD in g]
+        general = [g for g in ts if WILDCARD in g]
+        if not general:
+            continue
+        # bit i stands for general[i]: per position, the generals with <*> there, and per token the generals
+        # with that constant there; g covers t when its bit survives every position's (wild | t's token)
+        n = len(ts[0])
+        wild = [0] * n
+        const: list[dict[str, int]] = [{} for _ in range(n)]
+        for i, g in enumerate(general):
+            for p, x in enumerate(g):
+                if x == WILDCARD:
+                    wild[p] |= 1 << i
+                else:
+                    const[p][x] = const[p].get(x, 0) | 1 << i
+        rank = [(g.count(WILDCARD), i) for i, g in enumerate(general)]  # fewest <*>, then first seen
+        index = {g: i for i, g in enumerate(general)}
+        everyone = (1 << len(general)) - 1
         for t in ts:
-            best: tuple[int, tuple[str, ...]] | None = None
-            for k, g in general:
-                if (best is None or k < best[0]) and g != t and all(
-                        x in (WILDCARD, y) for x, y in zip(g, t, strict=True)):
-                    best = (k, g)
+            cand = everyone & ~(1 << index[t]) if t in index else everyone
+            for p, x in enumerate(t):
+                cand &= wild[p] | const[p].get(x, 0)
+                if not cand:
+                    break
+            best = None
+            while cand:
+                low = cand & -cand
+                cand ^= low
+                r = rank[low.bit_length() - 1]
+                best = r if best is None or r < best else best
             if best is not None:
-                pick[t] = best[1]
+                pick[t] = general[best[1]]
     final = {}
     for t in templates:
         f = t
