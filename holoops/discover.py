@@ -162,6 +162,13 @@ def discover(prometheus: str | Any, *, logs: Sequence[str] = (), base: Any = Non
     coverage = signalmap.coverage_of(choices, fleet, log_signals)
     for (svc, signal), ch in choices.items():
         spec = ch.candidate.to_spec()
+        if ch.no_code and "labels" in spec:  # pin only the labels the series carry
+            spec["labels"] = {k: v for k, v in spec["labels"].items() if k != "code"} or None
+            if spec["labels"] is None:
+                del spec["labels"]
+        own = _own_match(sdf, ch, aliases, profile["services"][svc].get("match") or {})
+        if own:
+            spec["match"] = own
         if ch.candidate.kind == "histogram":
             buckets = _buckets(sdf, ch, aliases)
             if buckets:
@@ -198,6 +205,20 @@ def _mark_codes(sdf: Any, choices: dict, aliases: dict[str, str]) -> None:
         svc = sdf["service"].map(lambda s: aliases.get(s, s))
         sub = sdf[sdf["metric"].isin(ch.metrics) & (svc == ch.service)]
         ch.no_code = not any(sub[s].notna().any() for s in srcs)
+
+
+def _own_match(sdf: Any, ch: Any, aliases: dict[str, str], service_match: dict[str, str]) -> dict[str, str]:
+    """Matchers for a signal whose series do not carry the service's own (a sidecar exporter scraped under
+    its own job, labelling its series ``service="x"``): ``{service: x}``; empty when the service's do."""
+    if ch.host or not service_match or "job" not in sdf.columns:
+        return {}
+    svc = sdf["service"].map(lambda s: aliases.get(s, s))
+    sub = sdf[sdf["metric"].isin(ch.metrics) & (svc == ch.service)]
+    if not len(sub) or all(str(sub.get(k, "").iloc[0]) == v if k in sub.columns else False
+                           for k, v in service_match.items()):
+        return {}
+    labels = sub["service"].dropna().astype(str).unique().tolist()
+    return {"service": labels[0]} if len(labels) == 1 else {}
 
 
 def _buckets(sdf: Any, ch: Any, aliases: dict[str, str]) -> list[str]:
@@ -303,3 +324,80 @@ def check_selectors(fleet: Any, prometheus: str | Any, *, since: str = "1h") -> 
             if not len(client.series(sel, start, end)):
                 bad.append({"service": name, "signal": signal, "selector": sel})
     return bad
+
+
+# --- a fleet profile from an export folder -----------------------------------------------------------
+def discover_exports(folder: str | Path, *, name: str | None = None, read: Any = None,
+                     availability: float = DEFAULT_AVAILABILITY) -> Discovery:
+    """A fleet profile for a folder of exported files (metrics, logs, traces; see
+    :func:`holoops.sources.exports.read_folder`), as a :class:`Discovery` (``.profile``, ``.fleet``,
+    ``.write(path)``).
+
+    Services are every service the data names (metrics, spans, logs); ``depends_on`` is every
+    (caller, callee) service pair of a span and its parent span in another service; each service gets the
+    default SLO (availability ``availability``, no latency objective) and default resources: edit them to
+    your objectives and limits. ``read``: the folder already read (an ``ExportFolder``), to read it once."""
+    import polars as pl
+
+    from holoops.sources.exports import read_folder
+
+    root = Path(folder)
+    data = read if read is not None else read_folder(root, engine="polars")
+
+    def frame(kind: str) -> Any:
+        df = data[kind]
+        return df if isinstance(df, pl.DataFrame) else pl.from_pandas(df)
+
+    services: dict[str, int] = {}
+    for kind in ("spans", "logs", "metrics"):
+        df = frame(kind)
+        if df is None or not len(df) or "service" not in df.columns:
+            continue
+        counts = df.select(pl.col("service").cast(pl.Utf8)).drop_nulls().group_by("service").len()
+        for svc, n in counts.iter_rows():
+            if svc:
+                services[svc] = services.get(svc, 0) + int(n)
+    if not services:
+        from holoops.errors import InputFileError
+
+        raise InputFileError(root, "exports naming at least one service", "no service column with values")
+    deps: dict[str, set[str]] = {}
+    spans = frame("spans")
+    if spans is not None and len(spans) and {"span_id", "parent_id", "service"} <= set(spans.columns):
+        s = spans.select(pl.col("span_id").cast(pl.Utf8), pl.col("parent_id").cast(pl.Utf8),
+                         pl.col("service").cast(pl.Utf8))
+        parents = s.select(pl.col("span_id").alias("parent_id"), pl.col("service").alias("caller")).unique("parent_id")
+        pairs = (s.join(parents, on="parent_id", how="inner")
+                 .filter(pl.col("caller") != pl.col("service")).select("caller", "service").unique())
+        for caller, callee in pairs.iter_rows():
+            deps.setdefault(caller, set()).add(callee)
+    title = name or root.resolve().name or "exports"
+    out: dict[str, Any] = {}
+    for svc in sorted(services):
+        out[svc] = {
+            "description": f"found in the exports of {root}",
+            "port": 8080,
+            "health": "/healthz",
+            "depends_on": sorted(deps.get(svc, set()) & set(services)),
+            "slo": {"availability": availability},
+            "resources": {"cpu": {"request": 0.1, "limit": 1.0},
+                          "memory": {"request": "128Mi", "limit": "1Gi"}},
+        }
+    profile = {"name": title, "namespace": _slug(title),
+               "description": f"Discovered from the exports in {root}: services from the data, dependencies "
+                              "from the traces' caller/callee pairs; SLOs and limits are defaults.",
+               "services": out}
+    fleet = _parse(profile)
+    notes = [f"{len(out)} services, {sum(len(v) for v in deps.values())} caller->callee dependencies from spans"]
+    if not deps:
+        notes.append("no traces with parent spans in another service: no dependencies (depends_on empty)")
+    from holoops import signalmap
+
+    metrics = frame("metrics")
+    pairs = set()
+    if metrics is not None and len(metrics):
+        pairs = set(metrics.select(pl.col("metric").cast(pl.Utf8), pl.col("service").cast(pl.Utf8))
+                    .unique().iter_rows())
+    choices = signalmap.choose(pairs, fleet) if pairs else {}
+    coverage = signalmap.coverage_of(choices, fleet, {})
+    return Discovery(profile, coverage, None, notes, choices)

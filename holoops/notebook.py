@@ -176,7 +176,7 @@ def setup(g: MutableMapping[str, Any], notebook: str | None = None, *, schema: A
     if live:
         from holoops.widgets import build_controls
 
-        hx.controls = build_controls(schema, values, notebook=name or "notebook")
+        hx.controls = build_controls(schema, values, notebook=name or "notebook", fleet=hx.fleet)
         _display_obj(hx.controls)
     else:
         configure_headless_output()

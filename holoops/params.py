@@ -20,7 +20,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from holoops.errors import FleetProfileError, ParameterError
 from holoops.timeutil import DURATION_FORMS, TIME_FORMS, Window, parse_duration, parse_time, parse_timedelta
 
-Source = Literal["demo", "prometheus", "exports"]
 EngineName = Literal["auto", "pandas", "polars", "cudf", "dask"]
 Level = Literal["info", "warning", "critical"]
 IncidentKind = Literal["gpu_memory_exhaustion", "latency_regression", "disk_exhaustion", "error_burst",
@@ -74,8 +73,10 @@ class NotebookParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid", validate_default=True)
 
-    source: Source = Field("demo", description="where data comes from: simulated demo fleet, live "
-                                               "Prometheus, or a folder of exported files")
+    source: str = Field("demo", description="where data comes from: 'demo' (the simulated fleet), "
+                                            "'prometheus' (live), 'exports' (a folder of exported files), or "
+                                            "any source registered with holoops.sources.register_source",
+                        json_schema_extra={"choices_from": "holoops.sources:source_names"})
     prometheus_url: str | None = Field(None, description="Prometheus base URL (source=prometheus); credentials "
                                                          "in it are moved out of the URL, never written out")
     prometheus_token: str | None = secret(None, "bearer token for Prometheus; prefer env "
@@ -109,6 +110,16 @@ class NotebookParams(BaseModel):
     @classmethod
     def _time(cls, v: str | None) -> str | None:
         return _check_time(v)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: str) -> str:
+        from holoops.sources import source_names
+
+        names = source_names()
+        if v not in names:
+            raise ValueError(f"not one of {', '.join(repr(n) for n in names)}{_nearest(v, names)}")
+        return v
 
     @field_validator("logs", mode="before")
     @classmethod
@@ -318,6 +329,12 @@ def _describe_type(schema: type[NotebookParams], name: str) -> str:
     field = schema.model_fields[name]
     ann = field.annotation
     allowed = _literal_values(ann)
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    if extra.get("choices_from"):  # choices from a registry (e.g. the registered sources)
+        import importlib
+
+        mod, _, fn = str(extra["choices_from"]).partition(":")
+        allowed = tuple(getattr(importlib.import_module(mod), fn)())
     if allowed:
         return "one of " + ", ".join(repr(a) for a in allowed)
     text = getattr(ann, "__name__", None) or str(ann).replace("typing.", "")

@@ -52,13 +52,16 @@ class Candidate:
     #: histograms: the exported ``le`` bounds, as text exactly as Prometheus shows them ("0.25", "1.0",
     #: "250", "+Inf"; source units, before ``scale``). Optional; alert rules match ``le`` with them.
     buckets: tuple[str, ...] | None = None
+    #: label matchers selecting these series in Prometheus when they differ from the service's own (a
+    #: sidecar exporter's series carry ``service="x"`` but the exporter's ``job``); alert rules use them
+    match: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_spec(cls, signal: str, spec: Mapping[str, Any], canonical: str | None = None) -> Candidate:
         from holoops.errors import CatalogError
 
         known = {"name", "glob", "regex", "kind", "labels", "scale", "transform", "scope", "convention",
-                 "route_from_name", "metric", "buckets"}
+                 "route_from_name", "metric", "buckets", "match"}
         bad = set(spec) - known
         if bad:
             raise CatalogError(f"signal {signal!r}: unknown key(s) {', '.join(sorted(bad))}; allowed: "
@@ -84,7 +87,8 @@ class Candidate:
                    regex=spec.get("regex"), labels=labels, scale=float(spec.get("scale", 1.0)),
                    transform=spec.get("transform"), scope=str(spec.get("scope", "service")),
                    convention=str(spec.get("convention", "")), route_from_name=bool(spec.get("route_from_name")),
-                   buckets=_bucket_texts(signal, spec.get("buckets")))
+                   buckets=_bucket_texts(signal, spec.get("buckets")),
+                   match=tuple((str(k), str(v)) for k, v in (spec.get("match") or {}).items()))
 
     def to_spec(self) -> dict[str, Any]:
         """The fleet-profile form of this candidate (what ``fleet discover`` writes)."""
@@ -106,6 +110,8 @@ class Candidate:
             out["route_from_name"] = True
         if self.buckets is not None:
             out["buckets"] = list(self.buckets)
+        if self.match:
+            out["match"] = dict(self.match)
         return out
 
     @cached_property

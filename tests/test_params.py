@@ -64,7 +64,7 @@ def test_runbook_and_guide_fields():
         P.validate(P.DeploymentGuideParams, {"environment": "moon"})
     assert P.validate(P.DeploymentGuideParams, {"environment": "staging"}).platform == "kubernetes"
     doc = P.describe(P.CapacityParams)
-    assert "growth" in doc and "horizon_days" in doc and "one of 'demo', 'prometheus', 'exports'" in doc
+    assert "growth" in doc and "horizon_days" in doc and "one of 'demo', 'exports', 'prometheus'" in doc
 
 
 def test_setup_validates_again_and_configures_headless_plotly(monkeypatch):

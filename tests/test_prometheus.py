@@ -541,3 +541,61 @@ def test_raw_returns_stored_samples_once_across_pieces(prom):
     assert np.allclose(got["value"].to_numpy(), one["value"].to_numpy(), rtol=1e-12)
     grid = PrometheusSource(prom["url"], auth=False, timeout=30).query_range(sel, prom["start"], prom["end"])
     assert len(grid) > 3 * len(one)  # the step grid is not the data
+
+
+@pytest.mark.prometheus
+@pytest.mark.timeout(600)
+def test_url_credentials_never_reach_outputs(prom, tmp_path, monkeypatch):
+    """A password in ``prometheus_url`` is moved into auth: the run works, and the output notebook, the HTML
+    export and the run history hold the URL without it (grepped byte for byte)."""
+    from urllib.parse import urlsplit
+
+    from holoops.run import run_notebook
+
+    for k in ("HOLOOPS_PROM_USER", "HOLOOPS_PROM_PASSWORD", "HOLOOPS_PROM_TOKEN"):
+        monkeypatch.delenv(k, raising=False)  # restored after the test, whatever the run sets
+    password = "Zq8-uRL-s3cr3t-" + str(tmp_path.name)[-6:]
+    host = urlsplit(prom["url"]).netloc
+    url = f"http://ops:{password}@{host}"
+    nb = Path(__file__).resolve().parents[1] / "notebooks" / "diagnostics.ipynb"
+    hist = tmp_path / "history.jsonl"
+    res = run_notebook(nb, {"source": "prometheus", "prometheus_url": url, "start": prom["start"].isoformat(),
+                            "end": prom["end"].isoformat()}, out_dir=tmp_path / "out", history_path=hist,
+                       timeout=400)
+    assert res.ok, res.failure_text()
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file()] + [hist]
+    assert any(p.suffix == ".html" for p in written) and hist.is_file()
+    for p in written:
+        data = p.read_bytes()
+        assert password.encode() not in data, f"{p} holds the password"
+    assert f"http://{host}".encode() in (tmp_path / "out" / "diagnostics.ipynb").read_bytes()
+
+
+@pytest.mark.prometheus
+@pytest.mark.timeout(300)
+def test_report_data_from_a_stale_cache_says_so(tmp_path, monkeypatch):
+    """Notebook reads go through the cache by default; when Prometheus is gone, a window ending now is
+    served from the newest cached copy and the dataset's header (the report's first line) says how old."""
+    from promserver import have_prometheus, prometheus_from_openmetrics, write_openmetrics
+
+    from holoops.fleet import load_fleet
+    from holoops.sources.live import PrometheusLive
+    from holoops.timeutil import Window, now_utc, parse_timedelta
+
+    if not have_prometheus():
+        pytest.skip("prometheus/promtool not installed (apt install prometheus)")
+    monkeypatch.setenv("HOLOOPS_CACHE_DIR", str(tmp_path / "cache"))
+    om = write_openmetrics(tmp_path / "m.om", start=now_utc() - parse_timedelta("3h"), hours=2.5)
+    fleet = load_fleet()
+    with prometheus_from_openmetrics(om, tmp_path / "prom") as url:
+        end = now_utc()
+        fresh = PrometheusLive(fleet, url).read(Window(end - parse_timedelta("2h"), end))
+        assert fresh.stale_s is None and len(fresh.metrics) > 0
+    time.sleep(1.0)
+    end = now_utc()
+    src = PrometheusLive(fleet, url)
+    src.client.retries, src.client.timeout = 0, 1.0
+    stale = src.read(Window(end - parse_timedelta("2h"), end))
+    assert stale.stale_s is not None and stale.stale_s >= 1.0
+    assert len(stale.metrics) == len(fresh.metrics)
+    assert stale.header().startswith("⚠ **Stale data**") and " s old" in stale.header()

@@ -371,6 +371,8 @@ def service_signals(fleet: Any, name: str) -> ServiceSignals:
             continue
         c = own[0]
         sel.candidate = c
+        if c.match:  # the signal's series are selected by their own labels (a sidecar exporter's)
+            sel.matchers = {k: check_label_value(v, name, f"signals.{signal}.match.{k}") for k, v in c.match}
         if len(own) > 1 and all(o.route_from_name and o.kind == c.kind for o in own):
             # several per-route counters pinned: one selector over all of them
             names = [o.name for o in own if o.name]

@@ -46,6 +46,24 @@ def dataset(hx: Any) -> Dataset:
 
     def load() -> Dataset:
         quiet_warnings()
-        return load_dataset(hx.params, engine=hx.engine, fleet=hx.fleet, source=hx.source)
+        ds = load_dataset(hx.params, engine=hx.engine, fleet=hx.fleet, source=hx.source)
+        announce(hx, ds)
+        return ds
 
     return memo(hx, "dataset", load)
+
+
+def announce(hx: Any, ds: Dataset) -> None:
+    """Say at the top of the report (the first cell that reads data) when the data is stale: a report
+    built on a cached copy because Prometheus was unreachable shows its age before any number."""
+    if ds.stale_s is None:
+        return
+    from holoops.timeutil import human_duration
+
+    hx.finding("warning", f"stale data: Prometheus was unreachable; results come from a cached copy "
+                          f"{human_duration(ds.stale_s)} old")
+    try:
+        from IPython.display import Markdown, display
+    except ImportError:  # pragma: no cover
+        return
+    display(Markdown(f"> {ds.header()}"))

@@ -60,10 +60,15 @@ def register_source(name: str) -> Callable[[Callable[[Any, Any], Source]], Calla
 
 def _builtin() -> None:
     """Import the built-in sources (each registers itself) on first use: imports stay lazy."""
-    if not SOURCES:
-        import holoops.sources.demo  # noqa: F401
-        import holoops.sources.folder  # noqa: F401
-        import holoops.sources.live  # noqa: F401
+    import holoops.sources.demo  # noqa: F401
+    import holoops.sources.folder  # noqa: F401
+    import holoops.sources.live  # noqa: F401
+
+
+def source_names() -> list[str]:
+    """The registered source names (built-ins first)."""
+    _builtin()
+    return list(SOURCES)
 
 
 def open_source(params: Any, fleet: Any = None) -> Source:
