@@ -1168,7 +1168,8 @@ static int group_length(gs_t *g, Py_ssize_t *rows, Py_ssize_t R, Py_ssize_t n, P
                         Py_ssize_t first_max, double ratio, Py_ssize_t *cnt)
 {
     if (R == 1) { /* the row is its own template */
-        memcpy(g->arena + g->arena_n, g->tok + g->off[rows[0]], sizeof(int32_t) * (size_t)n);
+        if (n > 0)
+            memcpy(g->arena + g->arena_n, g->tok + g->off[rows[0]], sizeof(int32_t) * (size_t)n);
         g->templ[rows[0]] = g->arena_n;
         g->arena_n += n;
         return 0;
@@ -1545,7 +1546,8 @@ static PyObject *group_lines(PyObject *self, PyObject *args)
         Py_ssize_t r = -1;
         while (rowt.index[j] >= 0) {
             const Py_ssize_t c = rowt.index[j];
-            if (rowt.hash[j] == h && g.len[c] == m && memcmp(g.tok + g.off[c], line_ids, sizeof(int32_t) * (size_t)m) == 0) {
+            if (rowt.hash[j] == h && g.len[c] == m
+                && (m == 0 || memcmp(g.tok + g.off[c], line_ids, sizeof(int32_t) * (size_t)m) == 0)) {
                 r = c;
                 break;
             }
