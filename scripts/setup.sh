@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One idempotent set-up for a fresh machine: a virtual environment with holoops and its test tools, and the
-# system tools the tests drive for real (promtool/prometheus, amtool/alertmanager, chromium, shellcheck).
+# system tools the tests drive for real (promtool/prometheus, amtool/alertmanager, prometheus-node-exporter,
+# chromium, shellcheck).
 # Re-running it does nothing that is already done. Usage: scripts/setup.sh [--no-system]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,7 @@ if [ "${1:-}" != "--no-system" ]; then
   need=()
   command -v promtool   >/dev/null 2>&1 || need+=(prometheus)
   command -v amtool     >/dev/null 2>&1 || need+=(prometheus-alertmanager)
+  command -v prometheus-node-exporter >/dev/null 2>&1 || need+=(prometheus-node-exporter)
   command -v chromium   >/dev/null 2>&1 || need+=(chromium)
   command -v shellcheck >/dev/null 2>&1 || need+=(shellcheck)
   if [ ${#need[@]} -gt 0 ]; then
