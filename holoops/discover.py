@@ -31,6 +31,8 @@ class Discovery:
     targets: Any
     notes: list[str] = field(default_factory=list)
     choices: dict = field(default_factory=dict)
+    #: (service, signal, description) of candidates present but not chosen (another one came first)
+    also: list[tuple[str, str, str]] = field(default_factory=list)
 
     @property
     def fleet(self):
@@ -174,12 +176,35 @@ def discover(prometheus: str | Any, *, logs: Sequence[str] = (), base: Any = Non
             if buckets:
                 spec["buckets"] = buckets
         profile["services"][svc].setdefault("signals", {})[signal] = spec
+    found = _also_found(pairs, fleet, choices, labelled)
+    for svc, signal, text in found:
+        notes.append(f"{svc}: {signal} also exported as {text} (not used: the first candidate wins)")
     for svc in profile["services"]:
+        for signal in signalmap.signal_names():  # pinned as missing: rules and checks never guess a name
+            profile["services"][svc].setdefault("signals", {}).setdefault(signal, "missing")
         missing = coverage.missing(svc)
         if missing:
             notes.append(f"{svc}: no {', '.join(missing)} signal")
     _parse(profile)  # the written profile must load
-    return Discovery(profile, coverage, tdf, notes, choices)
+    return Discovery(profile, coverage, tdf, notes, choices, found)
+
+
+def _also_found(pairs: set, fleet: Any, choices: dict, labelled: dict) -> list[tuple[str, str, str]]:
+    from holoops.signalmap import candidates, signal_names
+
+    by_service: dict[str, set[str]] = {}
+    for m, s in pairs:
+        by_service.setdefault(str(s), set()).add(str(m))
+    out = []
+    for name in fleet.services:
+        own = by_service.get(name, set())
+        for signal in signal_names():
+            chosen = choices.get((name, signal))
+            for cand in candidates(signal):
+                hit = cand.present(own, labelled)
+                if hit and (chosen is None or set(hit) != set(chosen.metrics)):
+                    out.append((name, signal, cand.describe(hit)))
+    return out
 
 
 def _esc(value: str) -> str:
