@@ -1353,14 +1353,24 @@ static inline int same_chars(int ka, const void *da, Py_ssize_t sa, int kb, cons
  * or NULL with an exception set. */
 static Py_ssize_t *subsume(const gs_t *g, const Py_ssize_t *tfirst, Py_ssize_t T)
 {
+    /* Per length: the templates holding "<*>" (generals) are filed by their wildcard pattern (which
+     * positions are "<*>"), and in one hash table by (pattern, their constants). g covers t exactly when
+     * t's tokens at g's constant positions are g's constants, so each template looks itself up once per
+     * pattern, patterns with fewer "<*>" first, and stops once the patterns left have more "<*>" than the
+     * best cover found (ties: the lower template number, i.e. first seen). */
     Py_ssize_t *final = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(T + 1));
     Py_ssize_t *wilds = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(T + 1));
     Py_ssize_t *bylen = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * (size_t)(T + 1));
     Py_ssize_t *general = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(T + 1));
-    if (final == NULL || wilds == NULL || bylen == NULL || general == NULL) {
+    Py_ssize_t *pat_of = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(T + 1));   /* general -> pattern */
+    Py_ssize_t *pat_q = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)(T + 1));   /* pattern -> its first general */
+    Py_ssize_t *order = PyMem_Malloc(sizeof(Py_ssize_t) * 2 * (size_t)(T + 1)); /* (k, pattern), sorted */
+    Py_ssize_t *ptab = NULL, *ctab = NULL;
+    uint64_t *chash = NULL;
+    int ok = 0;
+    if (final == NULL || wilds == NULL || bylen == NULL || general == NULL || pat_of == NULL || pat_q == NULL
+        || order == NULL) {
         PyErr_NoMemory();
-        PyMem_Free(final);
-        final = NULL;
         goto done;
     }
     for (Py_ssize_t c = 0; c < T; c++) {
@@ -1383,20 +1393,92 @@ static Py_ssize_t *subsume(const gs_t *g, const Py_ssize_t *tfirst, Py_ssize_t T
                 general[ng++] = bylen[2 * b + 1];
             b++;
         }
+        if (ng == 0) {
+            a = b;
+            continue;
+        }
+        Py_ssize_t cap = 1;
+        while (cap < 2 * ng)
+            cap <<= 1;
+        PyMem_Free(ptab);
+        PyMem_Free(ctab);
+        PyMem_Free(chash);
+        ptab = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)cap); /* pattern table: slot -> pattern (-1) */
+        ctab = PyMem_Malloc(sizeof(Py_ssize_t) * (size_t)cap); /* constants table: slot -> general (-1) */
+        chash = PyMem_Malloc(sizeof(uint64_t) * (size_t)cap);
+        if (ptab == NULL || ctab == NULL || chash == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        for (Py_ssize_t s = 0; s < cap; s++)
+            ptab[s] = ctab[s] = -1;
+        /* patterns, numbered in first-seen order; pat_q[id]: the index in general of the first one */
+        Py_ssize_t np = 0;
+        for (Py_ssize_t q = 0; q < ng; q++) {
+            const int32_t *gs = g->arena + g->templ[tfirst[general[q]]];
+            uint64_t h = MIX;
+            for (Py_ssize_t p = 0; p < n; p++)
+                h = (h ^ (uint64_t)(gs[p] == g->wild_id)) * MIX2;
+            h = mix64(h);
+            Py_ssize_t s = (Py_ssize_t)(h & (uint64_t)(cap - 1)), id = -1;
+            while (ptab[s] >= 0) {
+                const int32_t *fs = g->arena + g->templ[tfirst[general[pat_q[ptab[s]]]]];
+                Py_ssize_t p = 0;
+                while (p < n && (fs[p] == g->wild_id) == (gs[p] == g->wild_id))
+                    p++;
+                if (p == n) {
+                    id = ptab[s];
+                    break;
+                }
+                s = (s + 1) & (cap - 1);
+            }
+            if (id < 0) {
+                id = np++;
+                ptab[s] = id;
+                pat_q[id] = q;
+                order[2 * id] = wilds[general[q]];
+                order[2 * id + 1] = id;
+            }
+            pat_of[q] = id;
+            /* file the general under (pattern, constants) */
+            uint64_t hc = (uint64_t)id * MIX;
+            for (Py_ssize_t p = 0; p < n; p++)
+                if (gs[p] != g->wild_id)
+                    hc = (hc ^ (uint64_t)(uint32_t)gs[p]) * MIX2;
+            hc = mix64(hc);
+            s = (Py_ssize_t)(hc & (uint64_t)(cap - 1));
+            while (ctab[s] >= 0)
+                s = (s + 1) & (cap - 1);
+            ctab[s] = q;
+            chash[s] = hc;
+        }
+        /* patterns by their number of "<*>", fewest first */
+        qsort(order, (size_t)np, 2 * sizeof(Py_ssize_t), cmp_len_idx);
         for (Py_ssize_t i = a; i < b; i++) {
             const Py_ssize_t t = bylen[2 * i + 1];
             const int32_t *ts = g->arena + g->templ[tfirst[t]];
             Py_ssize_t best = -1;
-            for (Py_ssize_t q = 0; q < ng; q++) {
-                const Py_ssize_t gi = general[q];
-                if (gi == t || (best >= 0 && wilds[gi] >= wilds[best]))
-                    continue;
-                const int32_t *gs = g->arena + g->templ[tfirst[gi]];
-                Py_ssize_t p = 0;
-                while (p < n && (gs[p] == g->wild_id || gs[p] == ts[p]))
-                    p++;
-                if (p == n)
-                    best = gi;
+            for (Py_ssize_t pi = 0; pi < np; pi++) {
+                const Py_ssize_t k = order[2 * pi], id = order[2 * pi + 1];
+                if (best >= 0 && k > wilds[best])
+                    break;
+                const int32_t *fs = g->arena + g->templ[tfirst[general[pat_q[id]]]]; /* the pattern's "<*>" */
+                uint64_t hc = (uint64_t)id * MIX;
+                for (Py_ssize_t p = 0; p < n; p++)
+                    if (fs[p] != g->wild_id)
+                        hc = (hc ^ (uint64_t)(uint32_t)ts[p]) * MIX2;
+                hc = mix64(hc);
+                for (Py_ssize_t s = (Py_ssize_t)(hc & (uint64_t)(cap - 1)); ctab[s] >= 0; s = (s + 1) & (cap - 1)) {
+                    if (chash[s] != hc || pat_of[ctab[s]] != id)
+                        continue;
+                    const Py_ssize_t gi = general[ctab[s]];
+                    const int32_t *gs = g->arena + g->templ[tfirst[gi]];
+                    Py_ssize_t p = 0;
+                    while (p < n && (gs[p] == g->wild_id || gs[p] == ts[p]))
+                        p++;
+                    if (p == n && gi != t && (best < 0 || k < wilds[best] || (k == wilds[best] && gi < best)))
+                        best = gi;
+                }
             }
             final[t] = best;
         }
@@ -1410,10 +1492,21 @@ static Py_ssize_t *subsume(const gs_t *g, const Py_ssize_t *tfirst, Py_ssize_t T
         wilds[c] = f; /* wilds is free now: the results, kept apart from the picks still being followed */
     }
     memcpy(final, wilds, sizeof(Py_ssize_t) * (size_t)T);
+    ok = 1;
 done:
     PyMem_Free(wilds);
     PyMem_Free(bylen);
     PyMem_Free(general);
+    PyMem_Free(pat_of);
+    PyMem_Free(pat_q);
+    PyMem_Free(order);
+    PyMem_Free(ptab);
+    PyMem_Free(ctab);
+    PyMem_Free(chash);
+    if (!ok) {
+        PyMem_Free(final);
+        return NULL;
+    }
     return final;
 }
 

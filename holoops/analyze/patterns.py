@@ -452,37 +452,29 @@ def _subsume(templates: list[tuple[str, ...]]) -> dict[tuple[str, ...], tuple[st
     for t in templates:
         by_len.setdefault(len(t), []).append(t)
     for ts in by_len.values():
-        general = [g for g in ts if WILDCARD in g]
-        if not general:
+        # the templates holding <*> by wildcard pattern (their constant positions), then by their constants:
+        # g covers t exactly when t's tokens at g's constant positions are g's constants, so t looks itself
+        # up once per pattern, patterns with fewer <*> first, until those left have more <*> than its best
+        patterns: dict[tuple[int, ...], dict[tuple[str, ...], int]] = {}
+        for i, g in enumerate(ts):
+            if WILDCARD in g:
+                keep = tuple(p for p, x in enumerate(g) if x != WILDCARD)
+                patterns.setdefault(keep, {})[tuple(g[p] for p in keep)] = i
+        if not patterns:
             continue
-        # bit i stands for general[i]: per position, the generals with <*> there, and per token the generals
-        # with that constant there; g covers t when its bit survives every position's (wild | t's token)
         n = len(ts[0])
-        wild = [0] * n
-        const: list[dict[str, int]] = [{} for _ in range(n)]
-        for i, g in enumerate(general):
-            for p, x in enumerate(g):
-                if x == WILDCARD:
-                    wild[p] |= 1 << i
-                else:
-                    const[p][x] = const[p].get(x, 0) | 1 << i
-        rank = [(g.count(WILDCARD), i) for i, g in enumerate(general)]  # fewest <*>, then first seen
-        index = {g: i for i, g in enumerate(general)}
-        everyone = (1 << len(general)) - 1
-        for t in ts:
-            cand = everyone & ~(1 << index[t]) if t in index else everyone
-            for p, x in enumerate(t):
-                cand &= wild[p] | const[p].get(x, 0)
-                if not cand:
+        by_wilds = sorted(patterns.items(), key=lambda kv: n - len(kv[0]))
+        for j, t in enumerate(ts):
+            best: tuple[int, int] | None = None  # (number of <*>, index in ts): fewest, then first seen
+            for keep, table in by_wilds:
+                k = n - len(keep)
+                if best is not None and k > best[0]:
                     break
-            best = None
-            while cand:
-                low = cand & -cand
-                cand ^= low
-                r = rank[low.bit_length() - 1]
-                best = r if best is None or r < best else best
+                i = table.get(tuple(t[p] for p in keep))
+                if i is not None and i != j and (best is None or (k, i) < best):
+                    best = (k, i)
             if best is not None:
-                pick[t] = general[best[1]]
+                pick[t] = ts[best[1]]
     final = {}
     for t in templates:
         f = t
