@@ -13,7 +13,8 @@
  *       the default masks after the digit runs (paths ... key=value), each with its regex's semantics.
  *   mask_ident(lines) -> list[str]
  *       the identifier regex (URLs, UUIDs, hex, IPv4, MACs, dates, e-mail, Windows/UNC paths), likewise.
- *   group_lines(masked, min_distinct, first_token_max, pair_ratio) -> (codes: bytes of int64, templates)
+ *   group_lines(masked, weights, min_distinct, first_token_max, pair_ratio, pair_repeat)
+ *       -> (codes: bytes of int64, templates)
  *       patterns._shapes + patterns._group_shapes + factorizing the template strings, in one pass.
  */
 #define PY_SSIZE_T_CLEAN
@@ -984,6 +985,7 @@ typedef struct {
     int32_t *tok;        /* token ids of the distinct rows, row r at tok + off[r] */
     Py_ssize_t *off;
     Py_ssize_t *len;
+    int64_t *weight;     /* per distinct row: the lines it stands for */
     char *wild;          /* per token id: the token is "<*>" */
     char *masked;        /* per token id: the token holds "<*>" */
     Py_ssize_t *stamp;   /* per token id: epoch of the last visit (distinct counting) */
@@ -1040,7 +1042,8 @@ typedef struct {
 
 /* split the initial group rows[0..m) (equal at the columns where key >= 0) into templates */
 static int split_group(gs_t *g, Py_ssize_t *rows, Py_ssize_t m, Py_ssize_t n, const int32_t *key,
-                       Py_ssize_t min_distinct, Py_ssize_t first_max, double ratio, Py_ssize_t *scratch)
+                       Py_ssize_t min_distinct, Py_ssize_t first_max, double ratio, double repeat,
+                       Py_ssize_t *scratch)
 {
     int rc = -1;
     seg_t *stack = PyMem_Malloc(sizeof(seg_t) * (size_t)(m + 1));
@@ -1095,14 +1098,18 @@ static int split_group(gs_t *g, Py_ssize_t *rows, Py_ssize_t m, Py_ssize_t n, co
                 best_p = p;
             }
         }
-        if (best_d < 0 && ratio > 0) {
+        if (best_d < 0 && ratio > 0 && np > 1) {
+            int64_t lines = 0;
+            for (Py_ssize_t i = 0; i < sm; i++)
+                lines += g->weight[seg[i]];
             for (Py_ssize_t i = 0; i < np; i++)
                 for (Py_ssize_t j = i + 1; j < np; j++) {
                     const Py_ssize_t mm = pd[i] < pd[j] ? pd[i] : pd[j];
                     if (best_d >= 0 && mm >= best_d)
                         continue;
                     const double limit = ratio * (double)mm;
-                    if ((double)count_pairs(g, seg, sm, pp[i], pp[j], limit) <= limit) {
+                    const Py_ssize_t pairs = count_pairs(g, seg, sm, pp[i], pp[j], limit);
+                    if ((double)pairs <= limit && (double)lines >= repeat * (double)pairs) {
                         best_d = mm;
                         best_p = pd[i] <= pd[j] ? pp[i] : pp[j];
                     }
@@ -1165,7 +1172,7 @@ static int cmp_desc(const void *a, const void *b)
 /* group the distinct rows rows[0..R) of n tokens each (one length): frequencies, keys, initial groups,
  * then split_group on each */
 static int group_length(gs_t *g, Py_ssize_t *rows, Py_ssize_t R, Py_ssize_t n, Py_ssize_t min_distinct,
-                        Py_ssize_t first_max, double ratio, Py_ssize_t *cnt)
+                        Py_ssize_t first_max, double ratio, double repeat, Py_ssize_t *cnt)
 {
     if (R == 1) { /* the row is its own template */
         if (n > 0)
@@ -1254,7 +1261,7 @@ static int group_length(gs_t *g, Py_ssize_t *rows, Py_ssize_t R, Py_ssize_t n, P
     for (Py_ssize_t q = 0; q < ngroups; q++) {
         const Py_ssize_t end = gsize[q];
         if (split_group(g, order + start, end - start, n, keys + head[q] * n, min_distinct, first_max, ratio,
-                        scratch) < 0)
+                        repeat, scratch) < 0)
             goto done;
         start = end;
     }
@@ -1512,13 +1519,19 @@ done:
 
 static PyObject *group_lines(PyObject *self, PyObject *args)
 {
-    PyObject *lines;
+    PyObject *lines, *weights;
     Py_ssize_t min_distinct, first_max;
-    double ratio;
+    double ratio, repeat;
     (void)self;
-    if (!PyArg_ParseTuple(args, "O!nnd:group_lines", &PyList_Type, &lines, &min_distinct, &first_max, &ratio))
+    if (!PyArg_ParseTuple(args, "O!Snndd:group_lines", &PyList_Type, &lines, &weights, &min_distinct, &first_max,
+                          &ratio, &repeat))
         return NULL;
     const Py_ssize_t N = PyList_GET_SIZE(lines);
+    if (PyBytes_GET_SIZE(weights) != N * (Py_ssize_t)sizeof(int64_t)) {
+        PyErr_SetString(PyExc_ValueError, "group_lines: weights must hold one int64 per line");
+        return NULL;
+    }
+    const int64_t *wts = (const int64_t *)PyBytes_AS_STRING(weights);
     PyObject *codes = NULL, *templates = NULL, *result = NULL;
     gs_t g = {0};
     htab_t toks = {0}, rowt = {0}, tmpl = {0};
@@ -1655,7 +1668,10 @@ static PyObject *group_lines(PyObject *self, PyObject *args)
                 Py_ssize_t *l = PyMem_Realloc(g.len, sizeof(Py_ssize_t) * (size_t)cap_rows);
                 if (l != NULL)
                     g.len = l;
-                if (o == NULL || l == NULL) {
+                int64_t *wt = PyMem_Realloc(g.weight, sizeof(int64_t) * (size_t)cap_rows);
+                if (wt != NULL)
+                    g.weight = wt;
+                if (o == NULL || l == NULL || wt == NULL) {
                     PyErr_NoMemory();
                     goto done;
                 }
@@ -1673,6 +1689,7 @@ static PyObject *group_lines(PyObject *self, PyObject *args)
                 memcpy(g.tok + ntok, line_ids, sizeof(int32_t) * (size_t)m);
             g.off[R] = ntok;
             g.len[R] = m;
+            g.weight[R] = 0;
             ntok += m;
             r = R++;
             rowt.hash[j] = h;
@@ -1682,6 +1699,7 @@ static PyObject *group_lines(PyObject *self, PyObject *args)
                 goto done;
         }
         row_of[i] = r;
+        g.weight[r] += wts[i];
     }
     /* the id of "<*>" (added as a token with no occurrence when no line holds it) */
     g.wild_id = -1;
@@ -1720,7 +1738,7 @@ static PyObject *group_lines(PyObject *self, PyObject *args)
             rows[b - a] = bylen[2 * b + 1];
             b++;
         }
-        if (group_length(&g, rows, b - a, bylen[2 * a], min_distinct, first_max, ratio, cnt) < 0)
+        if (group_length(&g, rows, b - a, bylen[2 * a], min_distinct, first_max, ratio, repeat, cnt) < 0)
             goto done;
         a = b;
     }
@@ -1836,6 +1854,7 @@ done:
     PyMem_Free(g.tok);
     PyMem_Free(g.off);
     PyMem_Free(g.len);
+    PyMem_Free(g.weight);
     PyMem_Free(g.wild);
     PyMem_Free(g.masked);
     PyMem_Free(g.stamp);
@@ -1860,8 +1879,9 @@ static PyMethodDef methods[] = {
      "mask_ident(lines) -> lines with the identifier regex (patterns.DEFAULT_MASKS[0]) replaced by '<*>', "
      "with the regex's replace_all semantics."},
     {"group_lines", group_lines, METH_VARARGS,
-     "group_lines(masked, min_distinct, first_token_max, pair_ratio) -> (codes, templates): each line's "
-     "template index (int64 bytes, first-seen order) and the template strings."},
+     "group_lines(masked, weights, min_distinct, first_token_max, pair_ratio, pair_repeat) -> (codes, "
+     "templates): each line's template index (int64 bytes, first-seen order) and the template strings; "
+     "weights: int64 bytes, the lines each masked line stands for."},
     {NULL, NULL, 0, NULL},
 };
 

@@ -23,15 +23,16 @@ How, in three steps, with one default configuration for any log (:class:`MinerCo
    like a decision tree, on its column with the fewest distinct values among those that look constant
    -- fewer than ``min_distinct`` values, or the first token while no value holds a mask (the first
    word names the event, as in Drain), or two many-valued columns that vary together (at most
-   ``pair_ratio`` x as many distinct pairs as values: ``from NEW to UNASSIGNED``/``from ASSIGNED to
-   RUNNING``). A column with ``min_distinct`` or more values, a bare ``<*>``, or a mask in every value
+   ``pair_ratio`` x as many distinct pairs as values, each pair in ``pair_repeat`` lines on average:
+   ``from NEW to UNASSIGNED``/``from ASSIGNED to RUNNING``). A column with ``min_distinct`` or more values, a bare ``<*>``, or a mask in every value
    is a variable. Last, a template that another one covers (equal wherever the other has a constant)
    joins it. So host, user and file names become ``<*>`` without any digit in them, and two variables
    that change at once (``<host> open through proxy <host>``) do not split a template.
 
-The defaults (``min_distinct=4``, ``pair_ratio=1.2``) are the ones ``benchmarks/bench_patterns.py``
-selects on all eight Loghub development datasets; its leave-one-dataset-out table (each dataset scored
-with the values chosen on the other seven) is the estimate for unseen logs (``benchmarks/RESULTS.md``).
+The defaults (``min_distinct=4``, ``pair_ratio=1.2``, ``pair_repeat=2``, ``first_token_max=16``) are the
+ones ``benchmarks/bench_patterns.py`` selects on all eight Loghub development datasets; its
+leave-one-dataset-out table (each dataset scored with the values chosen on the other seven) is the
+estimate for unseen logs (``benchmarks/RESULTS.md``).
 
 The per-line loops (digit-zeroed dedupe, every default mask, tokenising, grouping, numbering the
 templates) run in C where the optional extension :mod:`holoops.analyze._minecore` is built (``pip
@@ -114,6 +115,9 @@ class MinerConfig:
     #: column's distinct values vary together (``from NEW to RUNNING``): they split the group like
     #: constants; 0 turns the rule off
     pair_ratio: float = 1.2
+    #: ... provided the pairs recur: the group's lines number at least this many times its distinct pairs
+    #: (one-off values that happen to be one-to-one, as two names in a rare message, are variables)
+    pair_repeat: float = 2.0
     #: extra regexes (user-supplied, e.g. a product's request id) masked before the defaults
     extra_masks: tuple[tuple[str, str], ...] = field(default_factory=tuple)
 
@@ -343,7 +347,7 @@ def _shapes(masked: list[str]) -> list[tuple[str, ...]]:
 
 
 def _split(rows: list[tuple[str, ...]], fixed: frozenset[int], config: MinerConfig,
-           out: dict[tuple[str, ...], tuple[str, ...]]) -> None:
+           out: dict[tuple[str, ...], tuple[str, ...]], weight: dict[tuple[str, ...], int]) -> None:
     """Split one initial group (``rows``: distinct token tuples of one length, equal at the columns in
     ``fixed``) into templates, recording each row's template in ``out``.
 
@@ -351,13 +355,14 @@ def _split(rows: list[tuple[str, ...]], fixed: frozenset[int], config: MinerConf
     or a mask in every value, makes it a variable; else the first column (values without masks, fewer than
     ``first_token_max``) and any column with fewer than ``min_distinct`` values are split candidates; the
     rest are variables. With no candidate, two variable columns (not holding a bare ``<*>``) whose distinct
-    pairs number at most ``pair_ratio`` times the smaller one's distinct values become one (the one with
+    pairs number at most ``pair_ratio`` times the smaller one's distinct values, while the group's lines
+    (``weight``: lines per row) number at least ``pair_repeat`` times those pairs, become one (the one with
     fewer values). The group splits by the values of the candidate with the fewest values (ties: the
     leftmost; among pairs, the first found), and each part goes through the same; a group with no candidate
     is one template, ``<*>`` at every column that takes two or more values.
     """
     n = len(rows[0])
-    first_max, t, ratio = config.first_token_max, config.min_distinct, config.pair_ratio
+    first_max, t, ratio, repeat = config.first_token_max, config.min_distinct, config.pair_ratio, config.pair_repeat
     stack = [(rows, fixed)]
     while stack:
         rows, fixed = stack.pop()
@@ -380,12 +385,15 @@ def _split(rows: list[tuple[str, ...]], fixed: frozenset[int], config: MinerConf
                     best_d, best_p = d, p
             else:
                 pairable.append((d, p))
-        if best_d < 0 and ratio > 0:
+        if best_d < 0 and ratio > 0 and len(pairable) > 1:
+            lines = sum(map(weight.__getitem__, rows))
             for i, (dp, p) in enumerate(pairable):
                 for dq, q in pairable[i + 1:]:
                     m = min(dp, dq)
-                    if (best_d < 0 or m < best_d) and len(set(zip(cols[p], cols[q], strict=True))) <= ratio * m:
-                        best_d, best_p = m, (p if dp <= dq else q)
+                    if best_d < 0 or m < best_d:
+                        pairs = len(set(zip(cols[p], cols[q], strict=True)))
+                        if pairs <= ratio * m and lines >= repeat * pairs:
+                            best_d, best_p = m, (p if dp <= dq else q)
         if best_d < 0:
             first = rows[0]
             template = tuple(first[p] if dist[p] == 1 else WILDCARD for p in range(n))
@@ -399,7 +407,8 @@ def _split(rows: list[tuple[str, ...]], fixed: frozenset[int], config: MinerConf
         stack.extend((part, sub) for part in parts.values())
 
 
-def _group_shapes(shapes: list[tuple[str, ...]], config: MinerConfig) -> list[tuple[str, ...]]:
+def _group_shapes(shapes: list[tuple[str, ...]], config: MinerConfig,
+                  weights: list[int] | None = None) -> list[tuple[str, ...]]:
     """Map each distinct masked token tuple to its template tuple (a frequency-then-split grouping, after
     Brain, Yu et al. 2023).
 
@@ -409,12 +418,15 @@ def _group_shapes(shapes: list[tuple[str, ...]], config: MinerConfig) -> list[tu
     frequency that most of its tokens share (ties: the higher), with the tokens at that frequency, and rows
     with equal keys form an initial group. Each initial group is then split by :func:`_split` (columns with
     few values split it, columns with many values are variables), and a template that another one covers
-    joins it (:func:`_subsume`).
+    joins it (:func:`_subsume`). ``weights[i]``: the number of lines ``shapes[i]`` stands for (default 1).
     """
     from collections import Counter
 
+    weight: Counter[tuple[str, ...]] = Counter()
+    for sh, w in zip(shapes, [1] * len(shapes) if weights is None else weights, strict=True):
+        weight[sh] += int(w)
     by_len: dict[int, list[tuple[str, ...]]] = {}
-    for sh in dict.fromkeys(shapes):
+    for sh in weight:
         by_len.setdefault(len(sh), []).append(sh)
     out: dict[tuple[str, ...], tuple[str, ...]] = {}
     for rows in by_len.values():
@@ -433,7 +445,7 @@ def _group_shapes(shapes: list[tuple[str, ...]], config: MinerConfig) -> list[tu
                 key = ()
             groups.setdefault(key, []).append(row)
         for key, members in groups.items():
-            _split(members, frozenset(p for p, tok in enumerate(key) if tok is not None), config, out)
+            _split(members, frozenset(p for p, tok in enumerate(key) if tok is not None), config, out, weight)
     final = _subsume(list(dict.fromkeys(out[sh] for sh in shapes)))
     return [final[out[sh]] for sh in shapes]
 
@@ -569,12 +581,15 @@ def mine_templates(messages: Any, *, config: MinerConfig | None = None) -> Templ
             masked = _mask(uniques, (*config.extra_masks, *config.masks))
         mcodes, muniques = _factorize(masked)
         mcodes = mcodes[codes]
+    weights = np.bincount(mcodes, minlength=len(muniques))  # lines per masked line
     if core is not None:
-        codes_b, tuniques = core.group_lines(muniques, config.min_distinct, config.first_token_max,
-                                             float(config.pair_ratio))
+        codes_b, tuniques = core.group_lines(muniques, weights.astype(np.int64).tobytes(), config.min_distinct,
+                                             config.first_token_max, float(config.pair_ratio),
+                                             float(config.pair_repeat))
         tcodes = np.frombuffer(codes_b, dtype=np.int64)
     else:
-        tcodes, tuniques = _factorize([" ".join(t) for t in _group_shapes(_shapes(muniques), config)])
+        templ = _group_shapes(_shapes(muniques), config, weights.tolist())
+        tcodes, tuniques = _factorize([" ".join(t) for t in templ])
     line_t = tcodes[mcodes]
     counts = np.bincount(line_t, minlength=len(tuniques))
     order = np.argsort(-counts, kind="stable")
