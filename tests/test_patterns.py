@@ -392,6 +392,19 @@ def test_unseen_shapes_need_the_general_rules():
         assert grouping_accuracy(truth, mine_templates(lines, config=cfg).ids) < 1.0
 
 
+def test_pairs_must_recur_to_count_as_constants():
+    """Two columns in one-to-one correspondence are constants (split) only when their pairs recur in the
+    lines; a rare message whose two names correspond once each is one template (pair_repeat)."""
+    names = _WORDS[:8]
+    copies = [f"copying {w}.txt to {w}.txt.bak" for w in names]
+    res = mine_templates(copies)
+    assert res.templates == ["copying <*> to <*>"]
+    assert len(mine_templates(copies, config=MinerConfig(pair_repeat=0))) == len(names)
+    states = [("NEW", "QUEUED"), ("QUEUED", "ASSIGNED"), ("ASSIGNED", "RUNNING"), ("RUNNING", "DONE")]
+    moves = [f"task_{i} Transitioned from {a} to {b}" for i in range(12) for a, b in states]
+    assert len(mine_templates(moves)) == len(states)
+
+
 def test_two_variables_changing_at_once_do_not_split():
     """The failure this grouping replaced: 'position p varies with all others fixed' split a template whose
     two host names change together into one template per pair."""
