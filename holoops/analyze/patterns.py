@@ -5,15 +5,15 @@ level or logger prefix) into templates such as ``Failed password for <*> from <*
 How, in three steps, with one default configuration for any log (:class:`MinerConfig`):
 
 1. **Mask** (run once per *distinct* line; in C, or Rust regex via polars): URLs, UUIDs, hex,
-   IPv4 addresses, MACs, dates, e-mail addresses, Windows/UNC paths, paths of two or more segments
-   (absolute or relative), ``key=value`` values and every digit run with its sign, hex tail or unit
+   IPv4 addresses, MACs, dates, e-mail addresses, Windows/UNC paths, absolute paths of two or more
+   segments and relative ones of three or more, ``key=value`` values and every digit run with its sign, hex tail or unit
    (``blk_-42`` -> ``blk_<*>``, ``23ms``/``4.0 KB`` -> ``<*>``, ``U11`` -> ``U<*>``). A run of masks
    joined by punctuation becomes one ``<*>``. Masks only catch shapes that are variable in any log;
    words (host, user, file, class names) are left to step 3.
 2. **Dedupe**: most logs collapse to a few hundred distinct masked shapes; everything after works on
    those shapes, which is where the speed comes from. With the default masks every ASCII digit is first
    zeroed in one C pass (the masks treat all digits alike, so this is exact), which merges lines that
-   differ only in numbers before the regexes run; dedupe is exact, by Arrow's hash table (C++).
+   differ only in numbers before the masks run; dedupe is exact (hash tables in C, or Arrow's).
 3. **Group** the distinct token tuples (whitespace tokens, a run of equal masked tokens counted once)
    by token count, then by column frequency, after Brain (Yu et al., "Brain: Log Parsing with
    Bidirectional Parallel Tree", 2023): each token's frequency is the number of distinct tuples of
@@ -21,10 +21,11 @@ How, in three steps, with one default configuration for any log (:class:`MinerCo
    tuples, so they share a frequency, and the frequency most of a tuple's tokens share (ties: the
    higher) picks its key tokens. Tuples with the same key tokens form a group; a group then splits,
    like a decision tree, on its column with the fewest distinct values among those that look constant
-   -- fewer than ``min_distinct`` values, or the first token while no value holds a mask (the first
-   word names the event, as in Drain), or two many-valued columns that vary together (at most
-   ``pair_ratio`` x as many distinct pairs as values, each pair in ``pair_repeat`` lines on average:
-   ``from NEW to UNASSIGNED``/``from ASSIGNED to RUNNING``). A column with ``min_distinct`` or more values, a bare ``<*>``, or a mask in every value
+   -- fewer than ``min_distinct`` values, or the first token while no value holds a mask and it takes
+   fewer than ``first_token_max`` values (the first word names the event, as in Drain), or two
+   many-valued columns that vary together (at most ``pair_ratio`` x as many distinct pairs as values,
+   each pair in ``pair_repeat`` lines on average: ``from NEW to UNASSIGNED``/``from ASSIGNED to
+   RUNNING``). A column with ``min_distinct`` or more values, a bare ``<*>``, or a mask in every value
    is a variable. Last, a template that another one covers (equal wherever the other has a constant)
    joins it. So host, user and file names become ``<*>`` without any digit in them, and two variables
    that change at once (``<host> open through proxy <host>``) do not split a template.
