@@ -1,24 +1,42 @@
 """Reports from executed notebooks: HTML (code hidden, plotly figures offline) and Markdown (guides).
 
-HTML: code cells and prompts hidden (nbconvert ``--no-input``), plotly.js embedded exactly once per file,
-inline (no CDN), and no require.js (it would capture plotly.js as an AMD module). Markdown: code hidden,
-command blocks kept as fenced blocks, figures replaced by a pointer to the HTML report. Both redact
-secrets (:mod:`holoops.redact`) and drop the run-history record outputs.
+HTML: code cells and prompts hidden (nbconvert ``--no-input``), no require.js (it would capture plotly.js
+as an AMD module) and no MathJax from a CDN. plotly.js is never inside a page: a page written to a folder
+loads ``plotly.min.js`` from that same folder (one copy per folder, written by :func:`write_plotly_js`,
+offline, no CDN); ``plotlyjs="inline"`` embeds it once instead (a single self-contained file).
+Markdown: code hidden, command blocks kept as fenced blocks, figures replaced by a pointer to the HTML
+report. Both redact secrets (:mod:`holoops.redact`) and drop the run-history record outputs.
+
+Links to runbook notebooks (``runbooks/<name>.ipynb``, relative) would be dead in a reports folder: they
+are pointed at the exported runbook page next to the report (``<name>.html``) when the folder has (or the
+suite run writes) one, else at the runbook in JupyterLab (:func:`jupyterlab_url`).
 """
 
 from __future__ import annotations
 
 import copy
+import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from holoops.notebook import RECORD_MIME
 
 _REQUIREJS = re.compile(r"<script[^>]*require(?:\.min)?\.js[^>]*>\s*</script>\s*", re.IGNORECASE)
+#: nbconvert's MathJax block loads MathJax from a CDN on every page; reports have no LaTeX
+_MATHJAX = re.compile(r"<!-- Load mathjax -->.*?<!-- End of mathjax configuration -->\s*", re.DOTALL)
 _FIGURE_MARK = "plotly-graph-div"
 #: the first line plotly.js starts with; counting it counts embedded copies
 PLOTLYJS_SIGNATURE = "* plotly.js v"
+#: the shared copy of plotly.js every page of a folder loads (relative, offline)
+PLOTLYJS_FILE = "plotly.min.js"
+#: where a runbook opens in JupyterLab when ``HOLOOPS_RUNBOOK_BASE`` is not set (``jupyter lab`` run in
+#: the holoops checkout)
+JUPYTERLAB_RUNBOOKS = "http://localhost:8888/lab/tree/runbooks"
+#: a relative link to a runbook notebook: in HTML attributes and in Markdown link targets
+_RUNBOOK_LINK = re.compile(r"""(?P<pre>\bhref=["']|\]\()(?:\./|\.\./)*runbooks/(?P<stem>[A-Za-z0-9_\-]+)\.ipynb"""
+                           r"""(?:\?[^"'()#\s]*)?(?P<frag>#[^"'()\s]*)?""")
 
 
 def _read(nb_or_path: Any):
@@ -34,6 +52,93 @@ def plotly_js() -> str:
     from plotly.offline import get_plotlyjs
 
     return get_plotlyjs()
+
+
+def write_plotly_js(folder: str | Path) -> Path:
+    """``<folder>/plotly.min.js``: the installed plotly.js, written once (rewritten only when it differs)."""
+    path = Path(folder) / PLOTLYJS_FILE
+    js = plotly_js().encode("utf-8")
+    if path.is_file() and path.stat().st_size == len(js) and path.read_bytes() == js:
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{PLOTLYJS_FILE}.{os.getpid()}.tmp")  # parallel exports never see half a file
+    tmp.write_bytes(js)
+    os.replace(tmp, path)
+    return path
+
+
+def jupyterlab_url(stem: str) -> str:
+    """The runbook ``runbooks/<stem>.ipynb`` opened in JupyterLab: ``$HOLOOPS_RUNBOOK_BASE/<stem>.ipynb``,
+    else ``http://localhost:8888/lab/tree/runbooks/<stem>.ipynb``."""
+    base = os.environ.get("HOLOOPS_RUNBOOK_BASE") or JUPYTERLAB_RUNBOOKS
+    return f"{base.rstrip('/')}/{stem}.ipynb"
+
+
+def link_runbooks(text: str, folder: str | Path | None = None, pages: Iterable[str] = ()) -> str:
+    """Point relative ``runbooks/<stem>.ipynb`` links of an exported page at ``<stem>.html`` when that page
+    is in ``folder`` or among ``pages`` (stems a suite run writes there), else at :func:`jupyterlab_url`."""
+    known = set(pages)
+
+    def sub(m: re.Match) -> str:
+        stem = m.group("stem")
+        if stem in known or (folder is not None and (Path(folder) / f"{stem}.html").is_file()):
+            return f"{m.group('pre')}{stem}.html{m.group('frag') or ''}"
+        return f"{m.group('pre')}{jupyterlab_url(stem)}"
+
+    return _RUNBOOK_LINK.sub(sub, text)
+
+
+# --- figures: smaller without losing a point -------------------------------------------------------
+_ISO_NAIVE = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+-]00:?00)?$")
+
+
+def _epoch_ms(values: list[Any]):
+    """ISO times (UTC or without offset, as plotly.js reads them) -> float64 ms; None when not all are."""
+    import numpy as np
+
+    if not all(isinstance(v, str) and _ISO_NAIVE.match(v) for v in values):
+        return None
+    text = [re.sub(r"(?:Z|[+-]00:?00)$", "", v).replace(" ", "T") for v in values]
+    try:
+        ns = np.array(text, dtype="datetime64[ns]").astype("int64")
+    except ValueError:
+        return None
+    return ns / 1e6
+
+
+def compact_figure(fig: dict[str, Any], min_points: int = 64) -> dict[str, Any]:
+    """The same figure in fewer bytes: a scatter trace's time axis written as ISO strings (22 bytes a point,
+    repeated in every trace) becomes ``x0`` + ``dx`` when its points are evenly spaced, else float64
+    milliseconds (base64 typed array, 11 bytes a point); its x axis is typed ``date`` explicitly, which is
+    what plotly.js infers from the strings. Other traces, and axes typed otherwise, are left alone. Returns
+    a copy."""
+    import base64
+
+    import numpy as np
+
+    fig = copy.deepcopy(fig)
+    layout = fig.setdefault("layout", {}) or {}
+    fig["layout"] = layout
+    for trace in fig.get("data", []) or []:
+        x = trace.get("x")
+        if trace.get("type", "scatter") not in ("scatter", "scattergl") or not isinstance(x, (list, tuple)) \
+                or len(x) < min_points or "x0" in trace or "dx" in trace:
+            continue
+        axis_key = "xaxis" + str(trace.get("xaxis", "x"))[1:]
+        axis = layout.get(axis_key) or {}
+        if axis.get("type") not in (None, "-", "date") or axis.get("calendar") or trace.get("xcalendar"):
+            continue
+        ms = _epoch_ms(list(x))
+        if ms is None:
+            continue
+        steps = np.diff(ms)
+        if len(steps) and steps[0] > 0 and np.all(steps == steps[0]):
+            trace.pop("x")
+            trace["x0"], trace["dx"] = x[0], float(steps[0])
+        else:
+            trace["x"] = {"dtype": "f8", "bdata": base64.b64encode(ms.astype("<f8").tobytes()).decode("ascii")}
+        layout[axis_key] = {**axis, "type": "date"}
+    return fig
 
 
 def prepare(nb: Any, *, show_code: bool = False) -> Any:
@@ -94,31 +199,45 @@ document.addEventListener("DOMContentLoaded", () => {
 
 
 def to_html(nb_or_path: Any, out_path: str | Path | None = None, *, show_code: bool = False,
-            title: str | None = None) -> str:
-    """Export to a self-contained HTML report; written to ``out_path`` when given. Returns the HTML."""
+            title: str | None = None, plotlyjs: str | None = None, pages: Iterable[str] = ()) -> str:
+    """Export to an offline HTML report; written to ``out_path`` when given. Returns the HTML.
+
+    ``plotlyjs``: "shared" (the default with ``out_path``) loads ``plotly.min.js`` from the page's folder
+    and writes it there once; "inline" (the default without) embeds it, making one self-contained file.
+    ``pages``: stems of the pages a suite run writes next to this one (runbook links point at them).
+    """
     from nbconvert import HTMLExporter
 
     from holoops.redact import redact
 
+    mode = plotlyjs or ("shared" if out_path is not None else "inline")
+    if mode not in ("shared", "inline"):
+        raise ValueError(f"plotlyjs: {mode!r}; expected 'shared' or 'inline'")
     nb = prepare(nb_or_path, show_code=show_code)
     exporter = HTMLExporter(template_name="lab", exclude_input=not show_code, exclude_input_prompt=True,
                             exclude_output_prompt=True)
     resources = {"metadata": {"name": title or _title(nb_or_path)}}
     html, _ = exporter.from_notebook_node(nb, resources=resources)
-    html = _REQUIREJS.sub("", html)
+    html = _MATHJAX.sub("", _REQUIREJS.sub("", html))
     html = html.replace("</head>", _COMMAND_BLOCKS + "</head>", 1) if "</head>" in html else _COMMAND_BLOCKS + html
     if _FIGURE_MARK in html:
-        script = f'<script type="text/javascript">window.PlotlyConfig = {{MathJaxConfig: "local"}};</script>\n' \
-                 f'<script type="text/javascript">{plotly_js()}</script>\n'
+        js = f'<script src="{PLOTLYJS_FILE}" charset="utf-8"></script>' if mode == "shared" else \
+            f'<script type="text/javascript">{plotly_js()}</script>'
+        script = f'<script type="text/javascript">window.PlotlyConfig = {{MathJaxConfig: "local"}};</script>\n{js}\n'
         html = html.replace("</head>", script + "</head>", 1) if "</head>" in html else script + html
-    html = redact(html)
+        if mode == "shared" and out_path is not None:
+            write_plotly_js(Path(out_path).parent)
+    folder = Path(out_path).parent if out_path is not None else None
+    html = link_runbooks(redact(html), folder, pages)
     if out_path is not None:
         Path(out_path).write_text(html, encoding="utf-8")
     return html
 
 
-def to_markdown(nb_or_path: Any, out_path: str | Path | None = None, *, show_code: bool = False) -> str:
-    """Export to Markdown: code hidden, ``text/markdown`` outputs verbatim (fenced commands kept)."""
+def to_markdown(nb_or_path: Any, out_path: str | Path | None = None, *, show_code: bool = False,
+                pages: Iterable[str] = ()) -> str:
+    """Export to Markdown: code hidden, ``text/markdown`` outputs verbatim (fenced commands kept); runbook
+    links as in :func:`to_html`."""
     from nbconvert import MarkdownExporter
 
     from holoops.redact import redact
@@ -136,6 +255,7 @@ def to_markdown(nb_or_path: Any, out_path: str | Path | None = None, *, show_cod
                                 exclude_output_prompt=True)
     text, _ = exporter.from_notebook_node(nb)
     text = redact(re.sub(r"\n{3,}", "\n\n", text)).strip() + "\n"
+    text = link_runbooks(text, Path(out_path).parent if out_path is not None else None, pages)
     if out_path is not None:
         Path(out_path).write_text(text, encoding="utf-8")
     return text

@@ -1,9 +1,9 @@
 """``hx = holoops.notebook.setup(globals())``: the one line after every notebook's parameters cell.
 
 It finds the notebook's schema, validates the parameters again (in the kernel), picks the dataframe
-engine, and sets up output: headless (papermill, ``holoops run``) figures are embedded as HTML with
-plotly.js included once (so exported reports show them offline); interactive (JupyterLab) it shows
-ipywidgets controls built from the schema whose values survive re-running the cell.
+engine, and sets up output: headless (papermill, ``holoops run``) figures are embedded as HTML that
+exported reports render offline with their folder's one copy of plotly.js; interactive (JupyterLab) it
+shows ipywidgets controls built from the schema whose values survive re-running the cell.
 
 Imports stay light here: no papermill, pandas or plotly at import time (a kernel start pays for them).
 """
@@ -208,27 +208,28 @@ def _pick_engine(requested: str) -> str:
 
 # --- headless output ----------------------------------------------------------------------------
 def configure_headless_output(height: int = 450) -> None:
-    """Make plotly figures display as HTML divs, plotly.js inline in the first one only (offline reports)."""
+    """Make plotly figures display as HTML divs without plotly.js: the export loads one shared copy per
+    reports folder (offline, :mod:`holoops.export`), so neither the output notebook nor a report page carries
+    its own 4.6 MB copy. Time axes are written compactly (:func:`holoops.export.compact_figure`)."""
     try:
         import plotly.io as pio
         from plotly.io.base_renderers import MimetypeRenderer
     except ImportError:
         return
 
-    state = {"included": False}  # plotly copies renderers per display, so the flag lives out here
-
     class EmbeddedHtmlRenderer(MimetypeRenderer):
-        """Figure -> ``text/html``; the first figure of the kernel carries plotly.js (inline, no CDN)."""
+        """Figure -> ``text/html`` (a div and its ``Plotly.newPlot`` call; plotly.js comes from the page)."""
 
         def to_mimebundle(self, fig_dict: dict) -> dict:
-            include = not state["included"]
-            state["included"] = True
+            from holoops.export import compact_figure
+
+            fig_dict = compact_figure(fig_dict)
             layout = fig_dict.get("layout", {}) or {}
-            html = pio.to_html(fig_dict, include_plotlyjs=include, full_html=False, validate=False,
+            html = pio.to_html(fig_dict, include_plotlyjs=False, full_html=False, validate=False,
                                default_height=layout.get("height") or height, default_width="100%",
                                config={"displaylogo": False})
             return {"text/html": html}
 
-    if pio.renderers.default != "holoops":  # re-running setup keeps the renderer (and its "included")
+    if pio.renderers.default != "holoops":  # re-running setup keeps the renderer
         pio.renderers["holoops"] = EmbeddedHtmlRenderer()
         pio.renderers.default = "holoops"

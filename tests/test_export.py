@@ -1,4 +1,5 @@
-"""HTML/Markdown export of a real run: code hidden, plotly offline exactly once, secrets redacted."""
+"""HTML/Markdown export of a real run: code hidden, plotly offline (one shared copy per folder), secrets
+redacted, runbook links pointed at pages that exist, time axes written compactly."""
 
 from __future__ import annotations
 
@@ -30,17 +31,38 @@ def report(tmp_path_factory):
     return out, result
 
 
-def test_html_has_figures_and_plotlyjs_once_inline(report):
-    from holoops.export import count_plotlyjs, plotly_js
+def test_html_has_figures_and_loads_the_folders_one_plotlyjs(report):
+    from holoops.export import PLOTLYJS_FILE, count_plotlyjs, plotly_js
 
     _, result = report
     html = Path(result.html).read_text(encoding="utf-8")
     assert html.count('class="plotly-graph-div"') == 2
-    assert count_plotlyjs(html) == 1
-    # plotly.js is inline, never loaded from a CDN; the only cdn.plot.ly text is inside the bundle itself
-    assert 'src="https://cdn.plot.ly' not in html
-    assert html.count("cdn.plot.ly") == plotly_js().count("cdn.plot.ly")
+    assert count_plotlyjs(html) == 0  # not in the page, nor in the output notebook
+    assert count_plotlyjs(Path(result.output).read_text(encoding="utf-8")) == 0
+    assert html.count(f'<script src="{PLOTLYJS_FILE}" charset="utf-8"></script>') == 1
+    shared = Path(result.html).parent / PLOTLYJS_FILE
+    assert shared.read_text(encoding="utf-8") == plotly_js() and count_plotlyjs(shared.read_text()) == 1
+    # offline: nothing from a CDN (plotly, MathJax), no require.js
+    assert "cdn.plot.ly" not in html and "mathjax/2.7.7" not in html and 'src="http' not in html
     assert "require.min.js" not in html and "require.js" not in html
+    assert len(html.encode()) < 2 * 1024 * 1024
+
+
+def test_inline_export_is_one_self_contained_file(report, tmp_path):
+    from holoops.export import PLOTLYJS_FILE, count_plotlyjs, to_html
+
+    _, result = report
+    html = to_html(result.output, tmp_path / "one.html", plotlyjs="inline")
+    assert count_plotlyjs(html) == 1 and f'src="{PLOTLYJS_FILE}"' not in html
+    assert not (tmp_path / PLOTLYJS_FILE).exists()
+    assert count_plotlyjs(to_html(result.output)) == 1  # no folder to share a copy in: inline
+    again = tmp_path / "shared"
+    again.mkdir()
+    to_html(result.output, again / "a.html")
+    before = (again / PLOTLYJS_FILE).stat().st_mtime_ns
+    to_html(result.output, again / "b.html")
+    assert (again / PLOTLYJS_FILE).stat().st_mtime_ns == before  # written once per folder
+    assert sorted(p.name for p in again.iterdir()) == ["a.html", "b.html", PLOTLYJS_FILE]
 
 
 def test_html_hides_code_and_record_outputs(report):
@@ -80,3 +102,50 @@ def test_secrets_never_in_any_output_file(report):
         assert SECRET_ENV not in text, p
     assert "***REDACTED***" in Path(result.output).read_text(encoding="utf-8")  # the echo cell was masked
     assert result.parameters["prometheus_token"] == "***REDACTED***"
+
+
+def test_runbook_links_point_at_pages_that_exist_else_jupyterlab(tmp_path, monkeypatch):
+    from holoops.export import jupyterlab_url, link_runbooks
+
+    monkeypatch.delenv("HOLOOPS_RUNBOOK_BASE", raising=False)
+    (tmp_path / "error_burst.html").write_text("<html></html>")
+    text = ('<a href="runbooks/error_burst.ipynb">x</a> <a href="../runbooks/disk_exhaustion.ipynb?around=1">y</a>'
+            " [z](../runbooks/latency_regression.ipynb#Triage) runbooks/error_burst.ipynb stays text")
+    out = link_runbooks(text, tmp_path, pages=["latency_regression"])
+    assert '<a href="error_burst.html">x</a>' in out
+    assert f'<a href="{jupyterlab_url("disk_exhaustion")}">y</a>' in out
+    assert jupyterlab_url("disk_exhaustion") == "http://localhost:8888/lab/tree/runbooks/disk_exhaustion.ipynb"
+    assert "[z](latency_regression.html#Triage)" in out
+    assert out.endswith("runbooks/error_burst.ipynb stays text")
+    monkeypatch.setenv("HOLOOPS_RUNBOOK_BASE", "https://jupyter.example.com/lab/tree/runbooks/")
+    assert link_runbooks("[a](runbooks/x.ipynb)") == "[a](https://jupyter.example.com/lab/tree/runbooks/x.ipynb)"
+
+
+def test_compact_figure_keeps_every_point_in_fewer_bytes():
+    import base64
+    import json
+
+    import numpy as np
+    import pandas as pd
+
+    from holoops.export import compact_figure
+
+    even = [t.strftime("%Y-%m-%dT%H:%M:%S") for t in pd.date_range("2026-11-02", periods=500, freq="7min")]
+    uneven = even[:100] + even[101:]
+    fig = {"data": [{"type": "scattergl", "x": even, "y": list(range(500))},
+                    {"type": "scatter", "x": uneven, "y": list(range(499)), "xaxis": "x2"},
+                    {"type": "bar", "x": even, "y": list(range(500))},
+                    {"type": "scatter", "x": list(range(500)), "y": list(range(500)), "xaxis": "x3"},
+                    {"type": "scatter", "x": even, "y": list(range(500)), "xaxis": "x4"}],
+            "layout": {"xaxis4": {"type": "category"}}}
+    small = compact_figure(fig)
+    assert fig["data"][0]["x"] is even  # the input is left as it was
+    a, b, bar, numbers, category = small["data"]
+    assert "x" not in a and a["x0"] == even[0] and a["dx"] == 7 * 60 * 1000
+    ms = np.frombuffer(base64.b64decode(b["x"]["bdata"]), dtype="<f8")
+    assert b["x"]["dtype"] == "f8" and len(ms) == 499
+    assert list(pd.to_datetime(ms, unit="ms").strftime("%Y-%m-%dT%H:%M:%S")) == uneven
+    assert small["layout"]["xaxis"]["type"] == "date" and small["layout"]["xaxis2"]["type"] == "date"
+    assert bar["x"] == even and numbers["x"] == list(range(500)) and category["x"] == even
+    assert small["layout"]["xaxis4"] == {"type": "category"} and "xaxis3" not in small["layout"]
+    assert len(json.dumps(a["x0"])) < 30 and len(json.dumps(b["x"])) < len(json.dumps(uneven)) * 0.55
