@@ -220,3 +220,41 @@ def test_import_is_lazy():
     code = ("import sys, holoops.guides as g; g.__dir__(); "
             "print(any(m in sys.modules for m in ('jinja2', 'yaml', 'jsonschema', 'kubernetes_validate')))")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
+
+
+RUNBOOK_NAMES = ("gpu_memory_pressure", "latency_regression", "disk_exhaustion", "error_burst", "dependency_outage")
+
+
+def test_guides_have_no_dead_links_and_runbooks_open_in_jupyterlab(built):
+    """Every local link of the written guides resolves; a runbook link is a JupyterLab URL, never a relative
+    file link that is dead in the guides folder."""
+    from holoops.export import jupyterlab_url
+    from holoops.linkcheck import check_links, page_links
+
+    out, _ = built
+    assert check_links(out) == []
+    for page in (out / "production" / "kubernetes" / "guide.md", out / "staging" / "compose" / "guide.html"):
+        links, _ = page_links(page)
+        runbook_links = [x for x in links if "runbooks/" in x]
+        assert sorted(runbook_links) == sorted(jupyterlab_url(r) for r in RUNBOOK_NAMES)
+        assert all(x.startswith("http://localhost:8888/lab/tree/runbooks/") for x in runbook_links)
+
+
+def test_guides_link_the_runbook_pages_they_are_given(tmp_path, fleet, monkeypatch):
+    """``holoops demo`` passes the runbook pages it wrote: each guide links them relatively (and keeps the
+    JupyterLab link, which follows HOLOOPS_RUNBOOK_BASE)."""
+    from holoops.linkcheck import check_links, page_links
+
+    monkeypatch.setenv("HOLOOPS_RUNBOOK_BASE", "https://jupyter.example.com/lab/tree/ops/runbooks/")
+    run = tmp_path / "reports" / "20261108T020000Z-abcdef"
+    run.mkdir(parents=True)
+    pages = {}
+    for r in RUNBOOK_NAMES:
+        (run / f"{r}.html").write_text(f"<html><body>{r}</body></html>")
+        pages[r] = run / f"{r}.html"
+    out = tmp_path / "reports" / "guides"
+    write_guides(out, fleet, ["staging"], ["systemd"], validate=False, runbook_pages=pages)
+    assert check_links(tmp_path / "reports") == []
+    links, _ = page_links(out / "staging" / "systemd" / "guide.html")
+    assert "../../../20261108T020000Z-abcdef/error_burst.html" in links
+    assert "https://jupyter.example.com/lab/tree/ops/runbooks/error_burst.ipynb" in links

@@ -6,8 +6,10 @@ environment x platform into a temporary folder, validates it, and only then move
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -82,7 +84,22 @@ def start_order(fleet: FleetProfile) -> list[str]:
     return done
 
 
-def _context(fleet: FleetProfile, env_name: str, platform: str, fleet_path: str | None) -> dict:
+def runbook_cells(records: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The troubleshooting table's runbook cell of each runbook (Markdown): a link to the runbook in
+    JupyterLab (:func:`holoops.export.jupyterlab_url`), and first, where ``records`` names one (a URL relative
+    to the guide), to its exported page in the reports folder."""
+    from holoops.export import jupyterlab_url
+
+    cells = {}
+    for r in RUNBOOKS:
+        lab = jupyterlab_url(r)
+        page = (records or {}).get(r)
+        cells[r] = f"[{r}]({page}) · [open in JupyterLab]({lab})" if page else f"[{r} (opens in JupyterLab)]({lab})"
+    return cells
+
+
+def _context(fleet: FleetProfile, env_name: str, platform: str, fleet_path: str | None,
+             runbooks: Mapping[str, str] | None = None) -> dict:
     from holoops.guides.artifacts import kubernetes, prometheus, systemd
     from holoops.guides.checks import prerequisites
 
@@ -116,7 +133,7 @@ def _context(fleet: FleetProfile, env_name: str, platform: str, fleet_path: str 
         "alerts_available": prometheus.alerts_module() is not None,
         "fallback_rules": prometheus.FALLBACK_RULES,
         "monitoring_ns": kubernetes.MONITORING_NAMESPACE, "ingress_ns": kubernetes.INGRESS_NAMESPACE,
-        "runbooks": {r: f"runbooks/{r}.ipynb" for r in RUNBOOKS},
+        "runbooks": runbook_cells(runbooks),
         "example_image": image(fleet, first) if first.image else "registry/service:tag",
     }
 
@@ -131,8 +148,12 @@ def _artifacts(fleet: FleetProfile, env_name: str, platform: str) -> dict[str, s
 
 
 def build_guide(fleet: FleetProfile | str | Path | None, environment: str, platform: str,
-                *, fleet_path: str | None = None) -> Guide:
-    """Render one guide and its artifacts in memory. Raises GuideError when the profile lacks a key."""
+                *, fleet_path: str | None = None, runbooks: Mapping[str, str] | None = None) -> Guide:
+    """Render one guide and its artifacts in memory. Raises GuideError when the profile lacks a key.
+
+    ``runbooks``: runbook name -> URL of its record (an exported runbook page), relative to where the guide
+    is read; the troubleshooting table links it beside the runbook in JupyterLab (:func:`runbook_cells`).
+    """
     from holoops.fleet import FleetProfile, load_fleet
 
     if not isinstance(fleet, FleetProfile):
@@ -142,7 +163,7 @@ def build_guide(fleet: FleetProfile | str | Path | None, environment: str, platf
     if environment not in fleet.environments:
         raise GuideError(f"{fleet.name}: no environment {environment!r} (environments.{environment}); "
                          f"known: {', '.join(fleet.environments)}")
-    ctx = _context(fleet, environment, platform, fleet_path)
+    ctx = _context(fleet, environment, platform, fleet_path, runbooks)
     jenv = _jinja()
     names = sorted(p.name for p in (TEMPLATES / "guide").glob("*.md.j2"))
     if len(names) != len(SECTIONS):
@@ -179,11 +200,12 @@ def _index(guides: list[Guide], fleet: FleetProfile) -> str:
 
 def write_guides(out: str | Path, fleet: FleetProfile | str | Path | None = None,
                  environments: list[str] | None = None, platforms: list[str] | None = None,
-                 *, validate: bool = True) -> list[Guide]:
+                 *, validate: bool = True, runbook_pages: Mapping[str, str | Path] | None = None) -> list[Guide]:
     """Render guides into a temp folder, validate them, then move them into ``out``.
 
     Nothing is written into ``out`` unless every guide rendered (and, with ``validate``, passed the
-    consistency check): a GuideError leaves ``out`` as it was.
+    consistency check): a GuideError leaves ``out`` as it was. ``runbook_pages``: runbook name -> its
+    exported page (a path; ``holoops demo`` passes the runbooks it ran), linked from each guide relatively.
     """
     from holoops.fleet import FleetProfile, load_fleet
 
@@ -193,7 +215,17 @@ def write_guides(out: str | Path, fleet: FleetProfile | str | Path | None = None
         fleet = load_fleet(fleet)
     envs = environments or list(fleet.environments)
     plats = platforms or list(PLATFORMS)
-    guides = [build_guide(fleet, e, p, fleet_path=fleet_path) for e in envs for p in plats]
+    out = Path(out)
+
+    def records(folder: str) -> dict[str, str] | None:
+        if not runbook_pages:
+            return None
+        here = (out / folder).resolve()
+        return {name: Path(os.path.relpath(Path(page).resolve(), here)).as_posix()
+                for name, page in runbook_pages.items()}
+
+    guides = [build_guide(fleet, e, p, fleet_path=fleet_path, runbooks=records(f"{e}/{p}"))
+              for e in envs for p in plats]
     if validate:
         from holoops.guides.validate import check_consistency
 
@@ -202,7 +234,6 @@ def write_guides(out: str | Path, fleet: FleetProfile | str | Path | None = None
             if problems:
                 raise GuideError(f"{g.folder}: artifacts disagree with the fleet profile: "
                                  + "; ".join(str(m) for m in problems))
-    out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".holoops-guides-", dir=out.parent))
     try:

@@ -10,11 +10,16 @@ from holoops.reports._data import memo
 
 
 def built(hx: Any):
-    """The rendered guide (cached)."""
+    """The rendered guide (cached). Its runbook links are relative to ``notebooks/`` (they open the runbook
+    notebook in JupyterLab); the export points them at the runbook pages of the reports folder
+    (:func:`holoops.export.link_runbooks`)."""
     from holoops.guides import build_guide
+    from holoops.guides.render import RUNBOOKS
 
     p = hx.params
-    return memo(hx, "guide", lambda: build_guide(hx.fleet, p.environment, p.platform, fleet_path=p.fleet))
+    links = {r: f"../runbooks/{r}.ipynb" for r in RUNBOOKS}
+    return memo(hx, "guide", lambda: build_guide(hx.fleet, p.environment, p.platform, fleet_path=p.fleet,
+                                                 runbooks=links))
 
 
 def guide(hx: Any) -> Section:

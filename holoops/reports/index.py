@@ -46,7 +46,10 @@ def run_main_job(out: Path, data: Path, *, suite: str = "demo", parallel: int = 
 
     from holoops.guides import write_guides
 
-    guides = write_guides(out / "guides", fleet)
+    # the guides' troubleshooting tables link the runbook pages this run wrote
+    pages = {Path(r.path).stem: r.html for r in suite_res.results
+             if r.html and Path(r.html).is_file() and "runbooks" in Path(r.path).parts}
+    guides = write_guides(out / "guides", fleet, runbook_pages=pages)
     parts["guides"] = guides
     print(f"demo: wrote {len(guides)} deployment guides to {out / 'guides'}", flush=True)
 
