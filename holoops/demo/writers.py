@@ -11,7 +11,8 @@ jaeger         ``traces.jaeger.json`` (Jaeger query ``/api/traces`` response)
 otlp           ``traces.otlp.json`` (OTLP/JSON ``resourceSpans``)
 parquet, csv   ``metrics``, ``logs``, ``spans``, ``events`` dumps
 =============  ==============================================================================================
-``ground_truth.json`` is always written.
+``ground_truth.json`` is always written. :func:`write_demo` (``holoops demo``) also removes the files of the
+formats it was not asked for, so a folder written before with more formats does not keep them.
 """
 
 from __future__ import annotations
@@ -23,6 +24,13 @@ from typing import Any
 import numpy as np
 
 FORMATS: tuple[str, ...] = ("openmetrics", "query_range", "jsonl", "jaeger", "otlp", "parquet", "csv")
+_FRAMES = ("metrics", "logs", "spans", "events")
+#: the files (and folders) each format writes, relative to the output folder
+FORMAT_FILES: dict[str, tuple[str, ...]] = {
+    "openmetrics": ("metrics.om",), "query_range": ("query_range",), "jsonl": ("logs.jsonl", "events.jsonl"),
+    "jaeger": ("traces.jaeger.json",), "otlp": ("traces.otlp.json",),
+    "parquet": tuple(f"{f}.parquet" for f in _FRAMES), "csv": tuple(f"{f}.csv" for f in _FRAMES),
+}
 LABELS = ("service", "instance", "route", "code", "le", "gpu", "mountpoint", "UUID", "modelName", "Hostname")
 HISTOGRAM_SUFFIXES = ("_bucket", "_sum", "_count")
 
@@ -370,6 +378,22 @@ def _size(n: float) -> str:
     return f"{n:.1f} GiB"
 
 
+def _remove_other_formats(folder: Path, formats: Iterable[str]) -> None:
+    """Delete what earlier runs wrote in formats not chosen now (only the names the writers use)."""
+    import shutil
+
+    keep = set(formats)
+    for fmt_name, names in FORMAT_FILES.items():
+        if fmt_name in keep:
+            continue
+        for name in names:
+            p = folder / name
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            elif p.is_file() or p.is_symlink():
+                p.unlink()
+
+
 def write_demo(out: str | Path = "reports/demo-data", days: float = 7, start: Any = None, seed: int = 7,
                formats: Iterable[str] | None = None, fleet: Any = None, incidents: Any = "default") -> Path:
     """Simulate and write the exports, ``ground_truth.json`` and ``summary.md`` to ``out``; returns ``out``."""
@@ -378,8 +402,10 @@ def write_demo(out: str | Path = "reports/demo-data", days: float = 7, start: An
     from holoops.demo.core import DEFAULT_START, simulate
 
     out = Path(out)
+    formats = list(FORMATS if formats is None else formats)
     t = time.perf_counter()
     demo = simulate(start=start or DEFAULT_START, days=days, seed=seed, fleet=fleet, incidents=incidents)
+    _remove_other_formats(out, formats)
     t_sim = time.perf_counter() - t
     t = time.perf_counter()
     files = demo.write(out, formats)
