@@ -13,7 +13,7 @@ import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -93,15 +93,82 @@ def new_run_id() -> str:
 
 
 def _read_nb(path: str | Path):
+    """The notebook at ``path``; ParameterError/InputFileError (one line, no traceback) when there is none."""
     from holoops.notebook import skip_slow_format_checkers
 
     skip_slow_format_checkers()
     import nbformat
 
+    from holoops.errors import InputFileError
+
     p = Path(path)
+    if p.is_dir():
+        raise ParameterError(f"{p}: is a folder, not a notebook (give a .ipynb file in it)")
     if not p.is_file():
         raise ParameterError(f"{p}: no such notebook")
-    return nbformat.read(str(p), as_version=4)
+    expected = "a Jupyter notebook (.ipynb, nbformat 4 JSON)"
+    try:
+        nb = nbformat.read(str(p), as_version=4)
+    except UnicodeDecodeError:
+        raise InputFileError(p, expected, "a binary file") from None
+    except OSError as exc:
+        raise InputFileError(p, expected, f"a file that cannot be read ({exc.strerror or exc})") from None
+    except Exception as exc:  # nbformat's NotJSONError, a JSON error, a missing key, an old format
+        raise InputFileError(p, expected, _notebook_problem(p, exc)) from None
+    if not isinstance(nb.get("cells"), list):
+        raise InputFileError(p, expected, "JSON without a 'cells' list")
+    return nb
+
+
+def _notebook_problem(p: Path, exc: Exception) -> str:
+    """What is wrong with a file that nbformat cannot read, in a few words."""
+    import json
+
+    try:
+        doc = json.loads(p.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        what = "text that is not JSON" if p.suffix != ".ipynb" or err.pos == 0 else "broken JSON"
+        return f"{what} (line {err.lineno}, column {err.colno}: {err.msg})"
+    except (OSError, UnicodeDecodeError):
+        return type(exc).__name__
+    if not isinstance(doc, dict) or "cells" not in doc:
+        return "JSON that is not a notebook (no 'cells')"
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return f"a notebook nbformat cannot read ({first[:160]})"
+
+
+def _check_cli_files(cli: dict[str, Any] | None) -> None:
+    """``-f`` files and ``-y`` text: each must exist and hold a YAML mapping (ParameterError otherwise)."""
+    import yaml
+
+    if not cli:
+        return
+    sources = [(f"-f {f}", f) for f in cli.get("files") or []]
+    if cli.get("yaml"):
+        sources.append(("-y", None))
+    for label, f in sources:
+        if f is not None:
+            p = Path(f)
+            if p.is_dir():
+                raise ParameterError(f"{label}: is a folder, not a YAML file of parameters")
+            if not p.is_file():
+                raise ParameterError(f"{label}: no such parameters file")
+            try:
+                text = p.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ParameterError(f"{label}: cannot read it ({getattr(exc, 'strerror', None) or exc})") from None
+        else:
+            text = cli["yaml"]
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+            raise ParameterError(f"{label}: not valid YAML{where}: {problem}") from None
+        if data is not None and not isinstance(data, dict):
+            raise ParameterError(f"{label}: expected a YAML mapping of parameter names to values "
+                                 f"(name: value), found a {type(data).__name__}")
 
 
 def validate_notebook(path: str | Path, parameters: dict[str, Any] | None = None,
@@ -116,6 +183,7 @@ def validate_notebook(path: str | Path, parameters: dict[str, Any] | None = None
     name = P.schema_name(path, nb.metadata)
     schema = P.schema_for(path, nb.metadata)
     overrides = dict(parameters or {})
+    _check_cli_files(cli)
     if cli:
         overrides.update(P.parse_cli_params(schema, cli.get("params"), cli.get("raw"), cli.get("yaml"),
                                             cli.get("files"), where=str(path)))
@@ -212,11 +280,14 @@ def run_notebook(path: str | Path, parameters: dict[str, Any] | None = None, out
                  *, cli: dict[str, Any] | None = None, html: bool = True, markdown: bool | None = None,
                  kernel_name: str | None = None, timeout: float | None = None, run_id: str | None = None,
                  record_history: bool = True, history_path: str | Path | None = None,
-                 validated: bool = False) -> RunResult:
+                 validated: bool = False, pages: Iterable[str] = ()) -> RunResult:
     """Validate, execute with papermill, write ``<out_dir>/<stem>.ipynb`` (redacted) and ``.html``.
 
     ``parameters`` are Python values; ``cli`` holds papermill-style ``params``/``raw``/``yaml``/``files``.
     Never raises for a failing notebook: the result has ``status="failed"`` and the failing cell.
+    The run is recorded in ``history_path``, by default :func:`holoops.history.default_path` of
+    ``out_dir`` (``$HOLOOPS_HISTORY``, ``$HOLOOPS_HOME/history.jsonl``, else ``<out_dir>/history.jsonl``).
+    ``pages``: stems of the pages a suite writes next to this one (runbook links point at them).
     """
     from holoops import redact
 
@@ -282,16 +353,16 @@ def run_notebook(path: str | Path, parameters: dict[str, Any] | None = None, out
 
         result.html = str(out / f"{stem}.html")
         show_code = bool(overrides.get("show_code", False))
-        to_html(nb, result.html, show_code=show_code, title=stem)
+        to_html(nb, result.html, show_code=show_code, title=stem, pages=pages)
     if markdown or (markdown is None and name in MARKDOWN_SCHEMAS):
         from holoops.export import to_markdown
 
         result.markdown = str(out / f"{stem}.md")
-        to_markdown(nb, result.markdown)
+        to_markdown(nb, result.markdown, pages=pages)
     if record_history:
         from holoops import history
 
-        history.append(result.to_entry(), history_path)
+        history.append(result.to_entry(), history_path or history.default_path(out_dir))
     return result
 
 
@@ -313,8 +384,18 @@ def load_suite(name: str | None = None, suites_file: str | Path | None = None,
     p = Path(name)
     if p.is_dir():
         return [SuiteItem(str(n)) for n in sorted(p.glob("*.ipynb"))]
+    if p.suffix in (".yaml", ".yml") and not p.is_file():
+        raise ParameterError(f"{p}: no such suite file")
     source = p if p.suffix in (".yaml", ".yml") and p.is_file() else Path(suites_file or SUITES_FILE)
-    data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    try:
+        data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        raise ParameterError(f"{source}: not valid YAML{where}: {getattr(exc, 'problem', None) or exc}") from None
+    if not isinstance(data, dict):
+        raise ParameterError(f"{source}: expected a mapping of suite names (or 'notebooks:'), "
+                             f"found a {type(data).__name__}")
     suites = data.get("suites", data)
     spec = suites if source == p and "notebooks" in suites else suites.get(name)
     if spec is None:
@@ -349,15 +430,17 @@ def run_suite(items: list[SuiteItem], out_dir: str | Path = "reports", *, parall
 
     Every notebook's parameters are validated before the first kernel starts. ``workers``: "thread"
     (default: kernels are processes anyway; measured 2x faster on 2 cores) or "process" (spawned; isolated).
+    Runs are recorded in ``history_path``, by default :func:`holoops.history.default_path` of ``out_dir``.
     """
     import concurrent.futures as cf
     import multiprocessing as mp
 
+    from holoops import history
     from holoops import params as P
 
     run_id = run_id or new_run_id()
+    history_path = history_path or history.default_path(out_dir)
     folder = Path(out_dir) / run_id
-    folder.mkdir(parents=True, exist_ok=True)
     jobs = []
     for item in items:
         nb = _read_nb(item.path)
@@ -366,9 +449,12 @@ def run_suite(items: list[SuiteItem], out_dir: str | Path = "reports", *, parall
         jobs.append({"path": item.path, "parameters": overrides, "out_dir": str(folder), "run_id": run_id,
                      "record_history": False, "kernel_name": kernel_name, "timeout": timeout,
                      "validated": True})
+    pages = tuple(Path(j["path"]).stem for j in jobs)  # every page this run writes into its folder
+    for job in jobs:
+        job["pages"] = pages
+    folder.mkdir(parents=True, exist_ok=True)
     show = _progress(len(jobs), progress)
     results: list[RunResult] = []
-    from holoops import history
 
     if parallel <= 1 or len(jobs) <= 1:
         for job in jobs:
