@@ -354,15 +354,33 @@ def _literal_values(ann: Any) -> tuple:
 
 
 def _error(schema: type[NotebookParams], err: ValidationError, where: str) -> ParameterError:
+    def form(name: str) -> str | None:
+        """What the field's own validators accept ("a duration like ..."), asked with a value no form takes."""
+        for dec in schema.__pydantic_decorators__.field_validators.values():
+            if name in dec.info.fields:
+                try:
+                    dec.func("\x00")
+                except ValueError as exc:
+                    text = str(exc).split(": '", 1)[0]
+                    if text.startswith("not "):
+                        return text.removeprefix("not ")
+                except Exception:  # noqa: BLE001 - a validator that needs more than a value: no form
+                    continue
+        return None
+
     lines = []
     for e in err.errors():
         name = str(e["loc"][0]) if e["loc"] else ""
         if e["type"] == "extra_forbidden":
-            lines.append(f"unknown parameter {name!r}; allowed: {', '.join(schema.model_fields)}")
+            hint = _nearest(name, list(schema.model_fields))
+            lines.append(f"unknown parameter {name!r}{hint}{' ' if hint else '; '}"
+                         f"allowed: {', '.join(schema.model_fields)}")
         elif name in schema.model_fields:
             shown = "***" if name in schema.secret_fields() else repr(e.get("input"))
             own = str(e.get("ctx", {}).get("error", "")) if e["type"] == "value_error" else ""
-            expected = own.removeprefix("not ") if own.startswith("not ") else _describe_type(schema, name)
+            expected = own.removeprefix("not ") if own.startswith("not ") else (
+                form(name) or re.sub(r"^bool\b", "true or false",
+                                     _describe_type(schema, name).replace("bool | None", "true, false or None")))
             lines.append(f"parameter {name!r}: bad value {shown}: expected {expected}")
         else:
             msg = str(e.get("ctx", {}).get("error", e["msg"])).removeprefix("Value error, ")
