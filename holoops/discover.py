@@ -343,7 +343,8 @@ def check_selectors(fleet: Any, prometheus: str | Any, *, since: str = "1h") -> 
                 continue
             for cand in candidates(signal, {signal: spec})[: len(spec) if isinstance(spec, list) else 1]:
                 body = cand.selector().replace("\\", "\\\\").replace('"', '\\"')
-                scope = "" if cand.scope == "host" else "," + matchers
+                own = ",".join(f'{k}="{_esc(v)}"' for k, v in cand.match) if cand.match else matchers
+                scope = "" if cand.scope == "host" else "," + own
                 checks.append((signal, f'{{__name__=~"{body}"{scope}}}'))
         for signal, sel in checks:
             if not len(client.series(sel, start, end)):

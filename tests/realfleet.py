@@ -214,6 +214,8 @@ class RealFleet:
     scrape_interval: str
     evaluation_interval: str
     rule_files: list[Path] = field(default_factory=list)
+    #: more scrape jobs (job name -> targets), e.g. an exporter started beside the fleet
+    extra_jobs: dict[str, list[str]] = field(default_factory=dict)
     _config_path: Path | None = None
     _procs: list[Any] = field(default_factory=list)
 
@@ -342,6 +344,16 @@ class RealFleet:
                                  f"{body.decode(errors='replace')[:2000]}")
         self._wait_rules_loaded(timeout)
 
+    def add_scrape_job(self, job: str, targets: list[str], timeout: float = 30) -> None:
+        """Scrape ``targets`` under ``job`` too (config rewritten, ``/-/reload``), and wait until they are up."""
+        self.extra_jobs[job] = list(targets)
+        self._write_config()
+        status, body = _http("POST", f"{self.prometheus_url}/-/reload", timeout=timeout)
+        if status != 200:
+            raise RealFleetError(f"prometheus rejected scrape job {job}: {body.decode(errors='replace')[:2000]}")
+        self.wait_for(f'up{{job="{job}"}} == 1', lambda r: len(r) == len(targets), timeout=timeout,
+                      what=f"scrape job {job} up")
+
     def _wait_rules_loaded(self, timeout: float) -> None:
         import yaml
 
@@ -370,6 +382,7 @@ class RealFleet:
                 {"job_name": HM_JOB, "static_configs": [{"targets": self.instances}]},
                 {"job_name": NODE_JOB, "static_configs": [{"targets": [self.node_instance]}]},
                 {"job_name": PROM_JOB, "static_configs": [{"targets": [self.prometheus_instance]}]},
+                *({"job_name": j, "static_configs": [{"targets": t}]} for j, t in self.extra_jobs.items()),
             ],
         }
         if self.alertmanager_url:

@@ -163,7 +163,7 @@ def golden_signals(metrics: Any, fleet: Any = None, *, step: str = "1m", window:
             counts = np.nan_to_num(np.array([b[1] for b in bs]).T, nan=0.0)
             for q in QUANTILES:
                 lat[q][i] = histogram_quantiles(q, les, counts) * 1000.0
-    elif logs is not None:
+    elif logs is not None and len(logs) and "latency_ms" in _nw(logs).columns:
         lf = _nw(latency_from_logs(logs, by=by, step=step, window=window)).to_arrow()
         lts = _ts_ns(lf)
         lk = list(zip(*[_str_col(lf, b) for b in by], strict=True)) if by else [()] * lf.num_rows
@@ -189,10 +189,39 @@ def golden_signals(metrics: Any, fleet: Any = None, *, step: str = "1m", window:
     return _from_columns(cols, metrics)
 
 
-def route_errors(metrics: Any, fleet: Any = None, *, exclude_routes: Sequence[str] = ()) -> Any:
+def counter_totals(metrics: Any, metric: str, by: Sequence[str], *, start: Any = None) -> Any:
+    """How much ``metric`` counted over the data, per ``by`` group (pandas: the ``by`` columns, ``total``).
+
+    Per series: last minus first value, resets added back; a series that first appears later than two
+    scrape intervals after ``start`` (default: the metric's first sample) was born during the data, so its
+    first value counted then too (Prometheus's ``increase`` drops it: a route's first requests vanish)."""
+    import numpy as np
+    import pandas as pd
+
+    from holoops.analyze.counters import _reset_corrected, _series
+    from holoops.timeutil import utc
+
+    label_cols, sid, ts, value, keys = _series(metrics, metric)
+    if not len(sid):
+        return pd.DataFrame(columns=[*by, "total"])
+    corr = _reset_corrected(sid, value)
+    starts = np.r_[0, np.flatnonzero(np.diff(sid)) + 1]
+    ends = np.r_[starts[1:], len(sid)] - 1
+    same = np.r_[False, sid[1:] == sid[:-1]]
+    step = float(np.median(np.diff(ts)[same[1:]])) if same.any() else 0.0
+    t0 = int(utc(start).value) if start is not None else int(ts.min())
+    born = ts[starts] > t0 + 2 * step
+    total = corr[ends] - corr[starts] + np.where(born, value[starts], 0.0)
+    rows = {c: [k[label_cols.index(c)] if c in label_cols else None for k in (keys[i] for i in sid[starts])]
+            for c in by}
+    df = pd.DataFrame({**rows, "total": total})
+    return df.groupby(list(by), dropna=False, observed=True, sort=False)["total"].sum().reset_index()
+
+
+def route_errors(metrics: Any, fleet: Any = None, *, exclude_routes: Sequence[str] = (), start: Any = None) -> Any:
     """Requests and 5xx share per service and route over the whole data (pandas frame), from the request
-    counter's increase (a dataset derives coded counters from access logs where the service's own carry no
-    status code, so this covers both).
+    counter (:func:`counter_totals`; a dataset derives coded counters from access logs where the service's
+    own carry no status code, so this covers both). ``start``: the window's start.
 
     Columns: ``service``, ``route``, ``requests``, ``errors``, ``error_ratio``, ``source``; routes whose
     counter has no status code have ``errors``/``error_ratio`` NaN and ``source`` ``no status code``."""
@@ -203,18 +232,13 @@ def route_errors(metrics: Any, fleet: Any = None, *, exclude_routes: Sequence[st
     req = signal_names()["requests"]["metric"]
     if metrics is None or not len(metrics) or "route" not in _nw(metrics).columns:
         return pd.DataFrame(columns=cols)
-    from holoops.analyze.counters import increase
-
     has_code = "code" in _nw(metrics).columns
     by = ["service", "route", *(["code"] if has_code else [])]
     m = _nw(metrics).filter(_nw_col("metric") == req).to_native()
     if not len(m):
         return pd.DataFrame(columns=cols)
-    # the increase over the whole data: the last grid point's trailing window covers every sample
-    span = f"{int(_span_s(m)) + 120}s"
-    inc = _pd(increase(m, req, step="1m", window=span, by=by, extrapolate=False))
-    val = [c for c in inc.columns if c not in ("ts", *by)][0]
-    inc = inc.sort_values("ts").groupby(by, dropna=False, observed=True)[val].last().reset_index()
+    inc = counter_totals(m, req, by, start=start)
+    val = "total"
     excluded = set(exclude_routes)
     rows: dict[tuple[str, str], dict[str, float]] = {}
     for r in inc.itertuples(index=False):
@@ -246,14 +270,6 @@ def _nw_col(name: str):
     import narwhals as nw
 
     return nw.col(name).cast(nw.String)
-
-
-def _span_s(frame: Any) -> float:
-    import narwhals as nw
-
-    f = _nw(frame)
-    a, b = f.select(nw.col("ts").min().alias("a"), nw.col("ts").max().alias("b")).row(0)
-    return max(0.0, (b - a).total_seconds()) if a is not None else 0.0
 
 
 def _pd(frame: Any):

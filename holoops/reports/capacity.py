@@ -49,7 +49,7 @@ def exhaustion(hx: Any) -> Section:
 
     rep, d = as_is(hx), dataset(hx)
     if not rep.forecasts:
-        return note("Not enough history to forecast (at least 12 hourly points per resource are needed).")
+        return note(f"{TOO_SHORT}; window {d.span_text}.")
     alarms = [_when(f) for f in rep.alarms()]
     hx.record("exhaustion", alarms)
     for a in alarms:
@@ -76,8 +76,15 @@ def growth_scenario(hx: Any) -> Section:
     return sec
 
 
+#: what a forecast needs (holoops.analyze.capacity): said instead of an empty table
+TOO_SHORT = "Not enough history to forecast (at least 12 hourly points per resource are needed)"
+
+
 def _scenario_section(hx: Any, growth: float) -> Section:
     rep = scenario(hx, growth)
+    if not rep.forecasts:
+        hx.record("growth_scenario", {"growth": growth, "alarms": [], "over_target": []})
+        return Section(f"Growth scenario ({growth:+.0%} traffic)", f"{TOO_SHORT}; window {dataset(hx).span_text}.")
     t = rep.table()
     t = t[["service", "resource", "current", "peak_forecast", "limit", "peak_utilisation", "exhaustion",
            "replicas_needed"]].sort_values("peak_utilisation", ascending=False)
@@ -122,9 +129,15 @@ def forecasts(hx: Any, top: int = 4) -> Section:
 def headroom(hx: Any) -> Section:
     """Headroom at the forecast peak for every resource, and replicas needed at the target utilisation."""
     rep, sc = as_is(hx), scenario(hx)
+    if not rep.forecasts:
+        return note(f"{TOO_SHORT}; window {dataset(hx).span_text}.")
     t = rep.table()[["service", "resource", "unit", "current", "peak_forecast", "limit", "headroom", "model"]]
-    reps = sc.table().set_index(["service", "resource"])["replicas_needed"]
-    t = t.join(reps.rename(f"replicas at {sc.growth:+.0%}"), on=["service", "resource"])
+    col = f"replicas at {sc.growth:+.0%}"
+    if sc.forecasts:
+        reps = sc.table().set_index(["service", "resource"])["replicas_needed"]
+        t = t.join(reps.rename(col), on=["service", "resource"])
+    else:
+        t[col] = None
     t.insert(3, "replicas now", [hx.fleet.services[s].replicas for s in t["service"]])
     tight = t[t["headroom"] < 0.2]
     hx.record("headroom", {f"{r.service}/{r.resource}": round(float(r.headroom), 4) for r in t.itertuples()})

@@ -28,7 +28,7 @@ def routes(hx: Any):
     from holoops.signalmap import probe_routes
 
     d = dataset(hx)
-    return memo(hx, "routes", lambda: route_errors(d.metrics, hx.fleet,
+    return memo(hx, "routes", lambda: route_errors(d.metrics, hx.fleet, start=d.start,
                                                    exclude_routes=sorted(probe_routes(hx.fleet))))
 
 

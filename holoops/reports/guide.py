@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from holoops.reports import Section
+from holoops.reports import Section, note
 from holoops.reports._data import memo
 
 
@@ -22,8 +22,25 @@ def built(hx: Any):
                                                  runbooks=links))
 
 
+def _cannot(hx: Any) -> Section | None:
+    """A note instead of the guide when the profile lacks what the platform needs (a discovered fleet has
+    no container images, say): the guide says what to add, it does not fail."""
+    from holoops.errors import GuideError
+
+    try:
+        built(hx)
+    except GuideError as exc:
+        p = hx.params
+        hx.record("guide", {"environment": p.environment, "platform": p.platform, "error": str(exc)})
+        return note(f"No {p.platform} guide for {p.environment}: {exc}. Add it to the fleet profile, or "
+                    f"pick another platform (`-p platform systemd` needs no image).")
+    return None
+
+
 def guide(hx: Any) -> Section:
     """The guide's sections in order; commands are fenced ``bash`` blocks (copyable)."""
+    if (cannot := _cannot(hx)) is not None:
+        return cannot
     g = built(hx)
     first, *rest = (s.strip() for s in g.sections.values())
     first = "\n".join(line for line in first.splitlines() if not line.startswith("# "))  # the title is ours
@@ -35,6 +52,8 @@ def guide(hx: Any) -> Section:
 
 def artifacts(hx: Any) -> Section:
     """Files the guide deploys with, by path, with their size."""
+    if (cannot := _cannot(hx)) is not None:
+        return cannot
     g = built(hx)
     rows = "\n".join(f"| `{path}` | {text.count(chr(10)) + 1} | {_kind(path)} |"
                      for path, text in sorted(g.artifacts.items()))
@@ -57,6 +76,8 @@ def validation(hx: Any) -> Section:
     """Each validator's verdict on the artifacts, and the consistency check against the fleet profile."""
     from holoops.guides import validate_guide
 
+    if (cannot := _cannot(hx)) is not None:
+        return cannot
     results = memo(hx, "guide_validation", lambda: validate_guide(built(hx), hx.fleet))
     lines = []
     for r in results:
