@@ -18,6 +18,7 @@ import copy
 import os
 import re
 from collections.abc import Iterable
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -92,26 +93,40 @@ def link_runbooks(text: str, folder: str | Path | None = None, pages: Iterable[s
 _ISO_NAIVE = re.compile(r"^\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d{1,9})?)?(?:Z|[+-]00:?00)?$")
 
 
-def _epoch_ms(values: list[Any]):
-    """ISO times (UTC or without offset, as plotly.js reads them) -> float64 ms; None when not all are."""
+def _epoch_ms(values: Any):
+    """Times as float64 ms since the epoch, the way plotly.js reads them (UTC; an ISO string's offset, if
+    any, must be zero); None unless every value is a time. Takes what ``Figure.to_dict()`` holds: a
+    ``datetime64`` array, or a list of ISO strings or datetimes."""
     import numpy as np
 
-    if not all(isinstance(v, str) and _ISO_NAIVE.match(v) for v in values):
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind != "M" or values.ndim != 1:
+            return None
+        ns = values.astype("datetime64[ns]")
+    elif isinstance(values, (list, tuple)):
+        if all(isinstance(v, str) and _ISO_NAIVE.match(v) for v in values):
+            items: list[Any] = [re.sub(r"(?:Z|[+-]00:?00)$", "", v).replace(" ", "T") for v in values]
+        elif all(isinstance(v, datetime) for v in values):
+            items = [(v.astimezone(timezone.utc).replace(tzinfo=None) if v.tzinfo else v) for v in values]
+        else:
+            return None
+        try:
+            ns = np.array(items, dtype="datetime64[ns]")
+        except (ValueError, TypeError, OverflowError):
+            return None
+    else:
         return None
-    text = [re.sub(r"(?:Z|[+-]00:?00)$", "", v).replace(" ", "T") for v in values]
-    try:
-        ns = np.array(text, dtype="datetime64[ns]").astype("int64")
-    except ValueError:
+    if np.isnat(ns).any():
         return None
-    return ns / 1e6
+    return ns.astype("int64") / 1e6
 
 
 def compact_figure(fig: dict[str, Any], min_points: int = 64) -> dict[str, Any]:
-    """The same figure in fewer bytes: a scatter trace's time axis written as ISO strings (22 bytes a point,
-    repeated in every trace) becomes ``x0`` + ``dx`` when its points are evenly spaced, else float64
-    milliseconds (base64 typed array, 11 bytes a point); its x axis is typed ``date`` explicitly, which is
-    what plotly.js infers from the strings. Other traces, and axes typed otherwise, are left alone. Returns
-    a copy."""
+    """The same figure in fewer bytes: a scatter trace's time axis (``datetime64`` values or ISO strings,
+    22 bytes of JSON a point, repeated in every trace) becomes ``x0`` + ``dx`` when its points are evenly
+    spaced, else float64 milliseconds (a base64 typed array, 11 bytes a point); its x axis is typed ``date``
+    explicitly, which is what plotly.js infers from the times. Other traces, and axes typed otherwise, are
+    left alone. Returns a copy."""
     import base64
 
     import numpy as np
@@ -121,20 +136,21 @@ def compact_figure(fig: dict[str, Any], min_points: int = 64) -> dict[str, Any]:
     fig["layout"] = layout
     for trace in fig.get("data", []) or []:
         x = trace.get("x")
-        if trace.get("type", "scatter") not in ("scatter", "scattergl") or not isinstance(x, (list, tuple)) \
-                or len(x) < min_points or "x0" in trace or "dx" in trace:
+        if trace.get("type", "scatter") not in ("scatter", "scattergl") or isinstance(x, (str, dict)) \
+                or not hasattr(x, "__len__") or len(x) < min_points or "x0" in trace or "dx" in trace:
             continue
         axis_key = "xaxis" + str(trace.get("xaxis", "x"))[1:]
         axis = layout.get(axis_key) or {}
         if axis.get("type") not in (None, "-", "date") or axis.get("calendar") or trace.get("xcalendar"):
             continue
-        ms = _epoch_ms(list(x))
+        ms = _epoch_ms(x)
         if ms is None:
             continue
         steps = np.diff(ms)
         if len(steps) and steps[0] > 0 and np.all(steps == steps[0]):
             trace.pop("x")
-            trace["x0"], trace["dx"] = x[0], float(steps[0])
+            trace["x0"] = str(np.datetime_as_string(np.datetime64(int(round(ms[0] * 1000)), "us")))
+            trace["dx"] = float(steps[0])
         else:
             trace["x"] = {"dtype": "f8", "bdata": base64.b64encode(ms.astype("<f8").tobytes()).decode("ascii")}
         layout[axis_key] = {**axis, "type": "date"}

@@ -127,25 +127,35 @@ def test_compact_figure_keeps_every_point_in_fewer_bytes():
 
     import numpy as np
     import pandas as pd
+    import plotly.graph_objects as go
 
     from holoops.export import compact_figure
 
-    even = [t.strftime("%Y-%m-%dT%H:%M:%S") for t in pd.date_range("2026-11-02", periods=500, freq="7min")]
+    times = pd.date_range("2026-11-02", periods=500, freq="7min", tz="UTC")
+    even = [t.strftime("%Y-%m-%dT%H:%M:%S") for t in times]
     uneven = even[:100] + even[101:]
     fig = {"data": [{"type": "scattergl", "x": even, "y": list(range(500))},
                     {"type": "scatter", "x": uneven, "y": list(range(499)), "xaxis": "x2"},
                     {"type": "bar", "x": even, "y": list(range(500))},
                     {"type": "scatter", "x": list(range(500)), "y": list(range(500)), "xaxis": "x3"},
-                    {"type": "scatter", "x": even, "y": list(range(500)), "xaxis": "x4"}],
+                    {"type": "scatter", "x": even, "y": list(range(500)), "xaxis": "x4"},
+                    {"type": "scatter", "x": list(times[:100].to_pydatetime()) + list(times[101:].to_pydatetime()),
+                     "y": list(range(499)), "xaxis": "x5"}],
             "layout": {"xaxis4": {"type": "category"}}}
     small = compact_figure(fig)
     assert fig["data"][0]["x"] is even  # the input is left as it was
-    a, b, bar, numbers, category = small["data"]
-    assert "x" not in a and a["x0"] == even[0] and a["dx"] == 7 * 60 * 1000
-    ms = np.frombuffer(base64.b64decode(b["x"]["bdata"]), dtype="<f8")
-    assert b["x"]["dtype"] == "f8" and len(ms) == 499
-    assert list(pd.to_datetime(ms, unit="ms").strftime("%Y-%m-%dT%H:%M:%S")) == uneven
-    assert small["layout"]["xaxis"]["type"] == "date" and small["layout"]["xaxis2"]["type"] == "date"
+    a, b, bar, numbers, category, aware = small["data"]
+    assert "x" not in a and a["x0"].startswith("2026-11-02T00:00:00") and a["dx"] == 7 * 60 * 1000
+    for trace in (b, aware):
+        ms = np.frombuffer(base64.b64decode(trace["x"]["bdata"]), dtype="<f8")
+        assert trace["x"]["dtype"] == "f8" and len(ms) == 499
+        assert list(pd.to_datetime(ms, unit="ms").strftime("%Y-%m-%dT%H:%M:%S")) == uneven
+    assert {small["layout"][f"xaxis{n}"]["type"] for n in ("", "2", "5")} == {"date"}
     assert bar["x"] == even and numbers["x"] == list(range(500)) and category["x"] == even
     assert small["layout"]["xaxis4"] == {"type": "category"} and "xaxis3" not in small["layout"]
+    # what the renderer gets from a figure built from a frame: datetime64 arrays (tz-aware times as UTC)
+    real = go.Figure(go.Scattergl(x=pd.Series(times), y=np.arange(500.0))).to_dict()
+    assert real["data"][0]["x"].dtype.kind == "M"
+    (trace,) = compact_figure(real)["data"]
+    assert "x" not in trace and trace["x0"].startswith("2026-11-02T00:00:00") and trace["dx"] == 420_000
     assert len(json.dumps(a["x0"])) < 30 and len(json.dumps(b["x"])) < len(json.dumps(uneven)) * 0.55
