@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -166,6 +167,7 @@ def test_exported_guide_shows_commands_without_code(tmp_path, browser):
                        record_history=False, timeout=300)
     assert res.ok, res.failure_text()
     assert res.markdown and "```bash" in Path(res.markdown).read_text(encoding="utf-8")
+    assert Path(res.html).stat().st_size <= 2 * 1024 * 1024
     page = _offline_page(browser, (1300, 1400))
     page.goto(Path(res.html).as_uri())
     blocks = page.locator("pre")  # nbconvert: <div class="highlight"><pre> with highlighting spans
@@ -181,20 +183,31 @@ def test_exported_guide_shows_commands_without_code(tmp_path, browser):
     page.screenshot(path=str(ARTIFACTS / "guide.png"), full_page=False)
 
 
-def test_exported_report_renders_plotly_offline(tmp_path, browser):
-    from holoops.run import run_notebook
+MAX_PAGE = 2 * 1024 * 1024
 
-    res = run_notebook(ROOT / "notebooks" / "diagnostics.ipynb", {"demo_days": 1}, out_dir=tmp_path,
-                       record_history=False, timeout=300)
-    assert res.ok, res.failure_text()
+
+def test_exported_report_renders_plotly_offline(tmp_path, browser):
+    """The diagnostics report renders every figure from the folder's shared plotly.min.js with the network
+    off (no request leaves file://, nothing from a CDN); the page itself stays under 2 MiB; the compact time
+    axes still read as dates."""
+    from holoops.export import PLOTLYJS_FILE, count_plotlyjs
+    from holoops.linkcheck import check_links
+
+    res = run_notebook_for_browser(tmp_path)
     html = Path(res.html)
-    n_figures = html.read_text(encoding="utf-8").count('class="plotly-graph-div"')
+    text = html.read_text(encoding="utf-8")
+    n_figures = text.count('class="plotly-graph-div"')
     assert n_figures > 0
+    assert html.stat().st_size <= MAX_PAGE, f"{html.name}: {html.stat().st_size} bytes"
+    assert count_plotlyjs(text) == 0 and (html.parent / PLOTLYJS_FILE).is_file()
+    assert check_links(tmp_path) == []
     page = browser.new_page(viewport={"width": 1300, "height": 1000})
     blocked: list[str] = []
+    loaded: list[str] = []
 
     def only_files(route):
         if route.request.url.startswith("file://"):
+            loaded.append(route.request.url)
             route.continue_()
         else:
             blocked.append(route.request.url)
@@ -210,6 +223,24 @@ def test_exported_report_renders_plotly_offline(tmp_path, browser):
                            timeout=60_000)
     assert page.locator("svg.main-svg").count() > 0
     assert not [c for c in console if "plotly" in c.lower() or "Plotly" in c], console
+    assert blocked == [], blocked  # fully offline: no CDN, nothing but the page and its folder
+    assert any(u.endswith("/" + PLOTLYJS_FILE) for u in loaded), loaded
+    # every figure drew data, and time axes (x0/dx or millisecond arrays) are labelled as dates
+    drawn = page.evaluate("""() => [...document.querySelectorAll('.plotly-graph-div')].map(
+        d => (d.data || []).length)""")
+    assert len(drawn) == n_figures and all(n > 0 for n in drawn), drawn
+    ticks = page.evaluate("""() => [...document.querySelectorAll('.plotly-graph-div .xtick text')].map(
+        t => t.textContent)""")
+    assert any(re.search(r"Nov|\d\d:\d\d", t) for t in ticks), ticks[:20]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "report.png"), full_page=False)
     shutil.copy(html, tmp_path / "kept.html")  # the report stays with the test's tmp dir for inspection
+
+
+def run_notebook_for_browser(tmp_path):
+    from holoops.run import run_notebook
+
+    res = run_notebook(ROOT / "notebooks" / "diagnostics.ipynb", {"demo_days": 1}, out_dir=tmp_path,
+                       record_history=False, timeout=300)
+    assert res.ok, res.failure_text()
+    return res

@@ -1,7 +1,9 @@
-"""The README's first command: `holoops demo` leaves a browsable reports folder with everything linked."""
+"""The README's first command: `holoops demo` leaves a browsable reports folder with everything linked,
+every local link resolving, one shared plotly.js, pages under 2 MiB and the demo data small by default."""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -10,14 +12,28 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+MAX_PAGE = 2 * 1024 * 1024
+MAX_DEMO_DATA = 300 * 1000 * 1000
+
+
+@pytest.fixture(scope="module")
+def main_job(tmp_path_factory):
+    """One run of the main job (2 days, the default export formats), shared by the tests below."""
+    out = tmp_path_factory.mktemp("main-job") / "reports"
+    env = {k: v for k, v in os.environ.items() if k not in ("HOLOOPS_HOME", "HOLOOPS_HISTORY")}  # as a user runs it
+    run = subprocess.run([sys.executable, "-m", "holoops.cli", "demo", "--out", str(out), "--days", "2"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return out
+
+
+def _size(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file()) if path.is_dir() else path.stat().st_size
 
 
 @pytest.mark.slow
-def test_main_job_leaves_linked_reports(tmp_path):
-    out = tmp_path / "reports"
-    run = subprocess.run([sys.executable, "-m", "holoops.cli", "demo", "--out", str(out), "--days", "2",
-                          "--formats", "parquet,jsonl"], cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+def test_main_job_leaves_linked_reports(main_job):
+    out = main_job
     index = (out / "index.html").read_text()
     links = re.findall(r'href="([^"#?]+)"', index) + re.findall(r"href='([^'#?]+)'", index)
     for link in links:
@@ -30,3 +46,61 @@ def test_main_job_leaves_linked_reports(tmp_path):
     assert len(list((out / "guides").glob("*/*/guide.md"))) == 9
     assert (out / "alerts" / "alertmanager.yml").is_file() and list((out / "alerts" / "rules").glob("*.yml"))
     assert "FAILED" not in index
+    assert (out / "history.jsonl").is_file()  # the history follows --out
+
+
+@pytest.mark.slow
+def test_every_local_link_resolves(main_job):
+    """Every href/src of every HTML and Markdown page (guides, reports, runbook records, index pages),
+    anchors included, points at something in the reports folder."""
+    from holoops.linkcheck import check_links, format_report, page_links
+
+    broken = check_links(main_job)
+    assert broken == [], format_report(broken, main_job)
+    (run,) = [p for p in main_job.iterdir() if (p / "index.html").is_file() and p.name != "guides"]
+    links, _ = page_links(run / "deployment_guide.html")  # runbook links go to the runbooks' pages
+    assert {"error_burst.html", "disk_exhaustion.html"} <= set(links)
+    links, _ = page_links(main_job / "guides" / "production" / "kubernetes" / "guide.md")
+    assert f"../../../{run.name}/error_burst.html" in links
+    assert not [x for x in links if x.startswith("runbooks/") or x.startswith("../runbooks/")]
+
+
+@pytest.mark.slow
+def test_pages_share_one_plotlyjs_and_stay_small(main_job):
+    from holoops.export import PLOTLYJS_FILE, count_plotlyjs
+
+    pages = sorted(main_job.rglob("*.html"))
+    assert len(pages) >= 11 + 9
+    sizes = {str(p.relative_to(main_job)): p.stat().st_size for p in pages}
+    assert max(sizes.values()) <= MAX_PAGE, {k: v for k, v in sizes.items() if v > MAX_PAGE}
+    for p in pages:
+        text = p.read_text(encoding="utf-8")
+        assert count_plotlyjs(text) == 0, p
+        if "plotly-graph-div" in text:
+            assert (p.parent / PLOTLYJS_FILE).is_file() and f'src="{PLOTLYJS_FILE}"' in text, p
+    copies = list(main_job.rglob(PLOTLYJS_FILE))
+    assert len(copies) == 1 and count_plotlyjs(copies[0].read_text(encoding="utf-8")) == 1
+    for nb in main_job.rglob("*.ipynb"):  # the output notebooks do not carry plotly.js either
+        assert nb.stat().st_size <= MAX_PAGE and count_plotlyjs(nb.read_text(encoding="utf-8")) == 0, nb
+    data = main_job / "demo-data"
+    assert {p.name for p in data.iterdir()} >= {"metrics.parquet", "logs.jsonl", "query_range"}
+    assert not (data / "metrics.om").exists() and not (data / "metrics.csv").exists()  # on request only
+
+
+@pytest.mark.slow
+def test_demo_data_stays_under_300_mb_by_default(tmp_path):
+    """A week of demo data in the default formats (the other formats come with --formats)."""
+    out = tmp_path / "reports"
+    (out / "demo-data").mkdir(parents=True)
+    (out / "demo-data" / "metrics.om").write_text("# an earlier run's OpenMetrics export\n")
+    run = subprocess.run([sys.executable, "-m", "holoops.cli", "demo", "--out", str(out), "--data-only"],
+                         cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    data = out / "demo-data"
+    assert _size(data) <= MAX_DEMO_DATA, {p.name: _size(p) for p in data.iterdir()}
+    assert not (data / "metrics.om").exists()  # formats not asked for are not left behind
+    assert (data / "logs.jsonl").is_file() and (data / "spans.parquet").is_file()
+    assert list((data / "query_range").glob("*.json"))
+    help_text = subprocess.run([sys.executable, "-m", "holoops.cli", "demo", "--help"], cwd=ROOT,
+                               capture_output=True, text=True).stdout
+    assert "'all'" in help_text and "openmetrics" in help_text
