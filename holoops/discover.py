@@ -201,8 +201,8 @@ def _also_found(pairs: set, fleet: Any, choices: dict, labelled: dict) -> list[t
         for signal in signal_names():
             chosen = choices.get((name, signal))
             for cand in candidates(signal):
-                hit = cand.present(own, labelled)
-                if hit and (chosen is None or set(hit) != set(chosen.metrics)):
+                hit = sorted(set(cand.present(own, labelled)) - set(chosen.metrics if chosen else ()))
+                if hit:
                     out.append((name, signal, cand.describe(hit)))
     return out
 

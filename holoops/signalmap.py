@@ -55,13 +55,15 @@ class Candidate:
     #: label matchers selecting these series in Prometheus when they differ from the service's own (a
     #: sidecar exporter's series carry ``service="x"`` but the exporter's ``job``); alert rules use them
     match: tuple[tuple[str, str], ...] = ()
+    #: names this candidate never reads although its pattern matches them (a regex)
+    exclude: str | None = None
 
     @classmethod
     def from_spec(cls, signal: str, spec: Mapping[str, Any], canonical: str | None = None) -> Candidate:
         from holoops.errors import CatalogError
 
         known = {"name", "glob", "regex", "kind", "labels", "scale", "transform", "scope", "convention",
-                 "route_from_name", "metric", "buckets", "match"}
+                 "route_from_name", "metric", "buckets", "match", "exclude"}
         bad = set(spec) - known
         if bad:
             raise CatalogError(f"signal {signal!r}: unknown key(s) {', '.join(sorted(bad))}; allowed: "
@@ -88,7 +90,8 @@ class Candidate:
                    transform=spec.get("transform"), scope=str(spec.get("scope", "service")),
                    convention=str(spec.get("convention", "")), route_from_name=bool(spec.get("route_from_name")),
                    buckets=_bucket_texts(signal, spec.get("buckets")),
-                   match=tuple((str(k), str(v)) for k, v in (spec.get("match") or {}).items()))
+                   match=tuple((str(k), str(v)) for k, v in (spec.get("match") or {}).items()),
+                   exclude=spec.get("exclude"))
 
     def to_spec(self) -> dict[str, Any]:
         """The fleet-profile form of this candidate (what ``fleet discover`` writes)."""
@@ -112,6 +115,8 @@ class Candidate:
             out["buckets"] = list(self.buckets)
         if self.match:
             out["match"] = dict(self.match)
+        if self.exclude:
+            out["exclude"] = self.exclude
         return out
 
     @cached_property
@@ -125,6 +130,8 @@ class Candidate:
     def base(self, metric: str) -> str | None:
         """The exported base name if ``metric`` belongs to this candidate (histograms: NAME_bucket/_sum/
         _count belong to NAME), else None."""
+        if self.exclude and re.search(self.exclude, metric):
+            return None
         if self.kind in ("histogram", "summary"):
             for suf in _HIST_SUFFIXES:
                 if metric.endswith(suf) and self._pattern.match(metric[: -len(suf)]):
