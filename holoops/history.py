@@ -218,10 +218,11 @@ def format_table(rows: list[Comparison]) -> str:
     lines = ["latest runs (each against the median of earlier ok runs with the same parameters):"]
     by_ref = {v: k for k, v in latest.items()}
     params = {(r.notebook, r.run_id, comparable(r.parameters)): r.parameters for r in rows}
-    w = max(len(k[0]) for k in latest)
+    w, rw = max(len(k[0]) for k in latest), len(f"[{len(latest)}]")
     for ref in sorted(by_ref):
         nb, run_id, key = by_ref[ref]
-        lines.append(f"  [{ref}] {nb:<{w}}  {run_id or '-':<23}  {format_parameters(params[(nb, run_id, key)])}")
+        lines.append(f"  {f'[{ref}]':<{rw}} {nb:<{w}}  {run_id or '-':<23}  "
+                     f"{format_parameters(params[(nb, run_id, key)])}")
     head = ("run", "notebook", "result", "latest", "median prev", "runs", "change")
     body = [(f"[{latest[(r.notebook, r.run_id, comparable(r.parameters))]}]", r.notebook, r.key, f"{r.latest:.4g}",
              "-" if r.baseline is None else f"{r.baseline:.4g}", str(r.runs),
