@@ -173,6 +173,9 @@ def setup(g: MutableMapping[str, Any], notebook: str | None = None, *, schema: A
     engine = _pick_engine(params.engine)
     live = is_interactive(g, params.interactive if interactive is None else interactive)
     hx = Context(params, name, engine, live)
+    from holoops.viz import use_fleet
+
+    use_fleet(hx.fleet)  # one colour per service, in profile order, in every figure
     if live:
         from holoops.widgets import build_controls
 

@@ -80,7 +80,7 @@ def parse_time(value: Any, now: datetime | None = None) -> datetime:
     if isinstance(value, bool):
         raise ValueError(f"not {TIME_FORMS}: {value!r}")
     if isinstance(value, datetime):  # pandas Timestamp included
-        dt = value.to_pydatetime() if hasattr(value, "to_pydatetime") else value
+        dt = value.to_pydatetime(warn=False) if hasattr(value, "to_pydatetime") else value  # pandas: ns dropped
         return dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
     if hasattr(value, "timestamp") and callable(value.timestamp):  # numpy/other datetime-likes
         return datetime.fromtimestamp(float(value.timestamp()), timezone.utc)

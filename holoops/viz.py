@@ -22,6 +22,56 @@ _EVENT_STYLE = {
 }
 
 
+#: one colour per service, in fleet-profile order (no reds: red means errors, alerts and incidents here)
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#76b7b2", "#edc948", "#9c755f", "#17becf",
+           "#bcbd22", "#7f7f7f", "#ff9da7", "#8c564b")
+_ORDER: list[str] = []
+
+
+def use_fleet(fleet: Any) -> None:
+    """Colour services in this fleet profile's order from now on (``notebook.setup`` calls it)."""
+    _ORDER[:] = list(getattr(fleet, "services", fleet) or [])
+
+
+def service_colour(service: str) -> str:
+    """The colour of ``service`` in every figure: its place in the fleet profile, else a stable pick."""
+    name = str(service)
+    if name in _ORDER:
+        return PALETTE[_ORDER.index(name) % len(PALETTE)]
+    import zlib
+
+    return PALETTE[(len(_ORDER) + zlib.crc32(name.encode())) % len(PALETTE)]
+
+
+def _time_axes(fig: Any) -> None:
+    """Every x axis of a time figure says its zone."""
+    for name in [k for k in fig.layout if str(k).startswith("xaxis")]:
+        fig.layout[name].title = None
+    last = sorted((k for k in fig.layout if str(k).startswith("xaxis")), key=lambda k: int(str(k)[5:] or 1))
+    if last:
+        fig.layout[last[-1]].title = {"text": "time (UTC)"}
+
+
+def _stagger(notes: list[dict]) -> list[dict]:
+    """Annotations at nearly the same time step down instead of printing over each other."""
+    import pandas as pd
+
+    if len(notes) < 2:
+        return notes
+    xs = [pd.Timestamp(n["x"]) for n in notes]
+    span = max((max(xs) - min(xs)).total_seconds(), 1.0)
+    order = sorted(range(len(notes)), key=lambda i: xs[i])
+    level, prev = 0, None
+    for i in order:
+        if prev is not None and (xs[i] - xs[prev]).total_seconds() < span * 0.03:
+            level = (level + 1) % 4
+        else:
+            level = 0
+        notes[i]["y"] = 1.0 - 0.09 * level
+        prev = i
+    return notes
+
+
 def _pd(df: Any):
     from holoops.frames import to_pandas
 
@@ -71,7 +121,8 @@ def add_event_markers(fig: Any, events: Any = None, *, incidents: Any = None,
         notes.append({"x": start.to_pydatetime(), "y": 1.0, "xref": "x", "yref": "paper", "text": label,
                       "showarrow": False, "font": {"size": 9}, "xanchor": "left", "yanchor": "bottom"})
     if shapes:
-        fig.update_layout(shapes=[*fig.layout.shapes, *shapes], annotations=[*fig.layout.annotations, *notes])
+        fig.update_layout(shapes=[*fig.layout.shapes, *shapes],
+                          annotations=[*fig.layout.annotations, *_stagger(notes)])
     return fig
 
 
@@ -93,13 +144,16 @@ def golden_signals_figure(signals: Any, *, services: Sequence[str] | None = None
         g = g.sort_values("ts")
         for i, (col, _label) in enumerate(rows, start=1):
             fig.add_trace(go.Scattergl(x=g["ts"], y=g[col], mode="lines", name=svc, legendgroup=svc,
-                                       showlegend=i == 1), row=i, col=1)
+                                       line={"color": service_colour(svc)}, showlegend=i == 1), row=i, col=1)
             if "gap" in g.columns and g["gap"].any():
                 gg = g[g["gap"].astype(bool)]
                 fig.add_trace(go.Scattergl(x=gg["ts"], y=gg[col], mode="markers", marker_symbol="x",
-                                           marker_size=5, name=f"{svc} gap", legendgroup=svc,
-                                           showlegend=False), row=i, col=1)
+                                           marker_size=5, marker_color=service_colour(svc), name=f"{svc} gap",
+                                           legendgroup=svc, showlegend=False), row=i, col=1)
+    if "error_ratio" in df.columns:
+        fig.update_yaxes(tickformat=".1%", row=[r[0] for r in rows].index("error_ratio") + 1, col=1)
     fig.update_layout(title=title, height=220 * len(rows), hovermode="x unified")
+    _time_axes(fig)
     return add_event_markers(fig, events, incidents=incidents)
 
 
@@ -114,15 +168,19 @@ def saturation_figure(sat: Any, *, events: Any = None, incidents: Any = None,
                  if r in set(df["resource"].astype(str))]
     fig = make_subplots(rows=max(1, len(resources)), cols=1, shared_xaxes=True, vertical_spacing=0.04,
                         subplot_titles=resources)
+    shown: set[str] = set()
     for i, res in enumerate(resources, start=1):
         sub = df[df["resource"].astype(str) == res]
         for svc, g in sub.groupby(sub["service"].astype(str), sort=True):
             g = g.sort_values("ts")
             fig.add_trace(go.Scattergl(x=g["ts"], y=g["value"], mode="lines", name=f"{svc}",
-                                       legendgroup=svc, showlegend=i == 1), row=i, col=1)
+                                       line={"color": service_colour(svc)}, legendgroup=svc,
+                                       showlegend=svc not in shown), row=i, col=1)
+            shown.add(svc)
         fig.add_hline(y=1.0, line_color="#dc2626", line_dash="dot", row=i, col=1)
         fig.update_yaxes(tickformat=".0%", row=i, col=1)
     fig.update_layout(title=title, height=200 * max(1, len(resources)))
+    _time_axes(fig)
     return add_event_markers(fig, events, incidents=incidents)
 
 

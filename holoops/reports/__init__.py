@@ -71,13 +71,13 @@ def _frame_html(df: Any, max_rows: int = 40):
     """A compact HTML table (pandas or polars), numbers rounded for reading."""
     from IPython.display import HTML
 
+    from holoops.fmt import display_frame
     from holoops.frames import to_pandas
 
     pdf = to_pandas(df)
     if len(pdf) > max_rows:
         pdf = pdf.head(max_rows)
-    styled = pdf.to_html(index=False, float_format=lambda v: f"{v:,.4g}", border=0,
-                         classes="holoops-table", na_rep="")
+    styled = display_frame(pdf).to_html(index=False, border=0, classes="holoops-table", na_rep="")
     return HTML(styled)
 
 

@@ -70,6 +70,7 @@ def fleet_health(hx: Any) -> Section:
                    *(f"- {x}" for x in rec.lines())]
     table = service_health(d, signals(hx), probes=probes, targets=targets)
     hx.record("health", dict(zip(table["service"], table["status"], strict=True)))
+    now = what_is_wrong(hx, table)
     bad = table[table["status"] != "ok"]
     for r in bad.itertuples():
         if r.status in ("down", "failing"):
@@ -81,8 +82,37 @@ def fleet_health(hx: Any) -> Section:
                   if len(bad) else "."))
     notes = d.coverage_notes()
     cov = ["**Signal coverage** (what each answer comes from): " + "; ".join(notes)] if notes else []
-    return Section("Fleet health at a glance", summary, [table, *cov, *(f"- {n}" for n in d.notes), *blocks,
-                                                         *([d.coverage] if notes else [])])
+    return Section("What is wrong, and fleet health", summary, [*now, table, *cov, *(f"- {n}" for n in d.notes),
+                                                                *blocks, *([d.coverage] if notes else [])])
+
+
+def what_is_wrong(hx: Any, health: Any) -> list[str]:
+    """The answer first: each detected incident and each failing service or route, worst first, as a
+    Markdown table whose runbook column opens the runbook, with the command that runs it for that time."""
+    from holoops.reports.incident import runbook_path
+    from holoops.timeutil import format_time, parse_time
+
+    rows = []
+    for f in detected(hx):
+        kind = f.runbook.rsplit("/", 1)[-1].removesuffix(".ipynb") if f.runbook else "error_burst"
+        rows.append((f.severity, f.summary.split(". ")[0], f.service, format_time(f.onset), f.runbook or
+                     runbook_path("error_burst"), kind, f.onset))
+    for r in health.itertuples():
+        if r.status in ("failing", "down"):
+            kind = "error_burst" if r.status == "failing" else "dependency_outage"
+            rows.append(("critical", f"{r.service} is {r.status}: {r.why}", r.service, "now",
+                         runbook_path(kind), kind, None))
+    if not rows:
+        return ["**Now**: nothing is wrong: no incident detected in the window and every service is serving."]
+    order = {"critical": 0, "warning": 1, "info": 2}
+    rows.sort(key=lambda r: order.get(r[0], 3))
+    lines = ["**What is wrong** (worst first; the runbook opens with the time filled in by the command):", "",
+             "| severity | what | where | since (UTC) | runbook | run it |", "|---|---|---|---|---|---|"]
+    for sev, what, where, since, link, kind, onset in rows[:10]:
+        at = f" -p around {parse_time(onset):%Y-%m-%dT%H:%M:%SZ}" if onset is not None else ""
+        cmd = f"`holoops run {link.split('?')[0]}{at} -p service {where}`"
+        lines.append(f"| {sev} | {what.replace('|', '/')} | {where} | {since} | [{kind}]({link}) | {cmd} |")
+    return ["\n".join(lines)]
 
 
 def golden_signals(hx: Any) -> Section:
