@@ -74,17 +74,19 @@ def test_reconcile_targets():
     fleet = load_fleet()
     targets = [_target("orchestrator", "orch-0:8080"), _target("router", "router-0:8001"),
                _target("router", "router-1:8001", health="down", error="connection refused"),
-               _target("kubelet", "node-1:10250"), _target("prometheus", "localhost:9090"),
+               _target("billing-api", "billing-0:9000"), _target("kubelet", "node-1:10250"),
+               _target("node", "node-1:9100"), _target("prometheus", "localhost:9090"),
                _target("scrape-all", "vault-0:8002", service="vault")]
     with FaultServer(targets=targets) as fs:
         df = scrape_targets(PrometheusSource(fs.url, auth=False, timeout=2, retries=0))
-    assert len(df) == 6 and str(df["last_scrape"].dtype) == "datetime64[ns, UTC]"
+    assert len(df) == 8 and str(df["last_scrape"].dtype) == "datetime64[ns, UTC]"
     assert df.loc[df["instance"] == "vault-0:8002", "service"].item() == "vault"
     rec = reconcile_targets(fleet, df)
     assert rec.missing_targets == ["telemetry", "math-core", "dashboard", "holographic-memory"]
-    assert rec.unknown_targets == ["kubelet"]  # prometheus itself is ignored
+    # a service the profile lacks is reported; exporters (kubelet, node_exporter) and Prometheus are not services
+    assert rec.unknown_targets == ["billing-api"]
     assert rec.down_targets == ["router"]
-    assert not rec.ok and any("kubelet" in line for line in rec.lines())
+    assert not rec.ok and any("billing-api" in line for line in rec.lines())
     all_up = [_target(n, f"{n}-0:{s.port}") for n, s in fleet.services.items()]
     assert reconcile_targets(fleet, scrape_targets({"activeTargets": all_up})).ok
 
