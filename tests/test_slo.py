@@ -48,7 +48,7 @@ def test_budget_and_burn_in_steady_state(fleet):
     assert row["burn_1h"] == pytest.approx(0.8, rel=1e-6)
     assert row["budget_remaining"] == pytest.approx(0.2, rel=1e-6)
     assert row["status"] == "ok"
-    assert slo_report(vault_metrics(err_per_min=0.6), fleet).rows[0]["status"] == "ticket"  # 3d/6h > 1x
+    assert slo_report(vault_metrics(err_per_min=0.6), fleet).rows[0]["status"] == "warning"  # 3d/6h > 1x: a ticket
     lat = next(r for r in rep.rows if r["sli"] == "latency")
     # 0.5 % slower than 50 ms against a 1 % allowance (p99 < 50 ms): half the budget left
     assert lat["burn_1h"] == pytest.approx(0.5, rel=1e-6)
@@ -61,7 +61,8 @@ def test_spent_budget_is_a_warning_when_the_burn_is_over(fleet):
     the end: no burn alert is open, but the budget is exhausted -- a warning with the minute it ran out."""
     rep = slo_report(vault_metrics(err_per_min=0.1, burst_from=60, burst_minutes=10), fleet)
     row = next(r for r in rep.rows if r["service"] == "vault" and r["sli"] == "availability")
-    assert row["status"] == "ok" and row["budget_remaining"] < 0
+    # one severity scale: no burn alert is open, but a spent budget is a warning, never a green "ok"
+    assert row["status"] == "warning" and row["firing"] is None and row["budget_remaining"] < 0
     assert T0 + pd.Timedelta(minutes=60) <= row["exhausted_at"] < T0 + pd.Timedelta(minutes=70)
     spent = [f for f in rep.findings() if f.kind == "slo_budget_exhausted"]
     assert len(spent) == 1 and spent[0].severity == "warning" and spent[0].service == "vault"
@@ -76,13 +77,13 @@ def test_fast_burn_pages(fleet):
     rep = slo_report(m, fleet)
     row = next(r for r in rep.rows if r["service"] == "vault" and r["sli"] == "availability")
     assert row["burn_5m"] == pytest.approx(0.2 / 0.0005)
-    assert row["status"] == "page"
+    assert row["status"] == "critical"  # pages
     assert row["alert_since"] is not None
     alerts = rep.alerts
     assert ((alerts.service == "vault") & (alerts.rule == "1h/5m > 14.4x")).any()
     assert rep.findings()[0].severity == "critical"
     html = rep._repr_html_()
-    assert "<h4>vault</h4>" in html and "page" in html
+    assert "<h4>vault</h4>" in html and "critical" in html
     br = burn_rates(m, fleet, windows=("5m", "1h"))
     assert set(br.window) == {"5m", "1h"}
 

@@ -23,12 +23,13 @@ from holoops.analyze.counters import NS, _from_columns, _time_grid, duration_s, 
 
 __all__ = ["BURN_RULES", "BURN_WINDOWS", "sli_counts", "burn_rates", "slo_report", "SLOReport"]
 
-#: (long window, short window, threshold, severity)
+#: (long window, short window, threshold, severity): the multi-window burn-rate alerts of the SRE workbook;
+#: severities on holoops's one scale (holoops.analyze.findings.SEVERITIES): critical pages, warning tickets
 BURN_RULES: tuple[tuple[str, str, float, str], ...] = (
-    ("1h", "5m", 14.4, "page"),
-    ("6h", "30m", 6.0, "page"),
-    ("1d", "2h", 3.0, "ticket"),
-    ("3d", "6h", 1.0, "ticket"),
+    ("1h", "5m", 14.4, "critical"),
+    ("6h", "30m", 6.0, "critical"),
+    ("1d", "2h", 3.0, "warning"),
+    ("3d", "6h", 1.0, "warning"),
 )
 BURN_WINDOWS: tuple[str, ...] = ("5m", "30m", "1h", "2h", "6h", "1d", "3d")
 
@@ -174,7 +175,9 @@ class SLOReport:
         for r in self.rows:
             if r["status"] == "ok":
                 continue
-            sev = "critical" if r["status"] == "page" else "warning"
+            if r.get("firing") is None:  # no burn alert open: the spent budget is reported below
+                continue
+            sev = r["firing"]
             onset = pd.Timestamp(r["alert_since"]) if r.get("alert_since") is not None else None
             out.append(Finding(sev, r["service"], "slo_burn", onset,
                                f"{r['service']} {r['sli']} SLO burning at {r['burn_1h']:.1f}x (1h); "
@@ -183,7 +186,7 @@ class SLOReport:
                                    "target", "sli_value", "burn_5m", "burn_1h", "burn_6h", "budget_remaining")}},
                                runbook=_runbook(r["sli"])))
         for r in self.rows:  # no fast burn now, but the window's budget is spent: the error-budget policy
-            if r["status"] != "ok" or r.get("exhausted_at") is None:
+            if r.get("firing") is not None or r.get("exhausted_at") is None:
                 continue
             out.append(Finding("warning", r["service"], "slo_budget_exhausted", pd.Timestamp(r["exhausted_at"]),
                                f"{r['service']} {r['sli']} error budget exhausted "
@@ -200,7 +203,7 @@ class SLOReport:
         services: dict[str, list] = {}
         for r in self.rows:
             services.setdefault(r["service"], []).append(r)
-        colour = {"ok": "#16a34a", "ticket": "#f59e0b", "page": "#dc2626"}
+        colour = {"ok": "#16a34a", "warning": "#f59e0b", "critical": "#dc2626"}
         head = "".join(f"<th>{h}</th>" for h in ("SLI", "target", "actual", "budget left", "burn 5m",
                                                   "burn 1h", "burn 6h", "burn 1d", "status"))
         for svc, rs in services.items():
@@ -283,7 +286,7 @@ def slo_report(metrics: Any, fleet: Any, *, step: str = "1m") -> SLOReport:
                 alert_cols["severity"].append(sev)
                 alert_cols["start"].append(int(grid[a]))
                 alert_cols["end"].append(int(grid[z - 1]))
-            if len(fire) and fire[-1] and status != "page":
+            if len(fire) and fire[-1] and status != "critical":
                 status = sev
                 k = len(fire) - 1
                 while k > 0 and fire[k - 1]:
@@ -299,7 +302,9 @@ def slo_report(metrics: Any, fleet: Any, *, step: str = "1m") -> SLOReport:
                      "total": t, "bad": b, "budget": budget,
                      "budget_remaining": 1 - b / budget if budget > 0 else float("nan"),
                      **{f"burn_{w}": last(w) for w in BURN_WINDOWS},
-                     "status": status,
+                     # one scale: a firing burn alert's severity; a spent budget is at least a warning
+                     "status": status if status != "ok" or exhausted_at is None else "warning",
+                     "firing": None if status == "ok" else status,
                      "alert_since": None if since is None else _ts(since),
                      "exhausted_at": None if exhausted_at is None else _ts(exhausted_at)})
     summary_cols = {k: np.array([r[k] for r in rows], dtype=object if k in ("service", "sli", "status")

@@ -190,7 +190,7 @@ def slo_status(hx: Any) -> Section:
     d = dataset(hx)
     rep = memo(hx, "slo", lambda: slo_report(d.metrics, hx.fleet))
     rows = rep.rows
-    burning = [r for r in rows if r["status"] != "ok"]
+    burning = [r for r in rows if r.get("firing")]
     low = sorted(rows, key=lambda r: r["budget_remaining"] if r["budget_remaining"] == r["budget_remaining"]
                  else 1.0)[:3]
     for f in rep.findings():
