@@ -399,6 +399,9 @@ def forecast_resource(item: dict[str, Any], *, horizon_days: float = 30, growth:
         else:
             notes.append(f"growth scenario does not change {resource} (not traffic-driven)")
     lower, upper = mean - Z95 * sd, mean + Z95 * sd
+    # physical bounds: no resource is used below zero (no negative memory in a band); the crossing of the
+    # limit above is what the forecast is for, so the upper side is left as it is
+    lower, mean = lower.clip(lower=0.0), mean.clip(lower=0.0)
     fc = Forecast(item["service"], resource, item["unit"], float(item["limit"]), y, mean, lower, upper, model,
                   mase_model, mase_naive, model_loses, regime, notes=notes)
     fc.exhaustion = _exhaustion(fc)
