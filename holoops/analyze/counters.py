@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from holoops.fleet import parse_duration
+from holoops.timeutil import parse_duration as duration_s  # "5m" -> 300.0; numbers are seconds
 
 NS = 1_000_000_000
 
@@ -41,13 +41,6 @@ class TimeRangeWarning(UserWarning):
 
 
 # --- engine plumbing shared by the analyze modules (private) --------------------------------------
-def duration_s(text: str | int | float) -> float:
-    """``"5m"`` -> 300.0; numbers are seconds."""
-    if isinstance(text, (int, float)):
-        return float(text)
-    return float(parse_duration(text))
-
-
 def _nw(df: Any):
     import narwhals as nw
 
