@@ -104,3 +104,47 @@ def test_demo_data_stays_under_300_mb_by_default(tmp_path):
     help_text = subprocess.run([sys.executable, "-m", "holoops.cli", "demo", "--help"], cwd=ROOT,
                                capture_output=True, text=True).stdout
     assert "'all'" in help_text and "openmetrics" in help_text
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_the_first_screen_leads_with_the_answer_and_each_service_keeps_its_colour(main_job):
+    """In real Chromium: the diagnostics page's first screen (1280x900) holds what is wrong, each row with a
+    runbook link that resolves; in every figure of the page each service has one colour, and no two
+    services share one."""
+    from test_browser import ARGS, ARTIFACTS, CHROMIUM, _need_browser
+
+    _need_browser()
+    from playwright.sync_api import sync_playwright
+
+    (run,) = [p for p in main_job.iterdir() if (p / "diagnostics.html").is_file()]
+    page_path = run / "diagnostics.html"
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = b.new_page(viewport={"width": 1280, "height": 900})
+            page.goto(page_path.as_uri())
+            page.wait_for_function("document.querySelectorAll('.js-plotly-plot').length > 0", timeout=60_000)
+            head = page.get_by_text("What is wrong", exact=False).first
+            box = head.bounding_box()
+            assert box is not None and box["y"] < 900, f"'What is wrong' is at y={box}"
+            table = page.locator("table", has_text="runbook").first
+            hrefs = table.locator("a").evaluate_all("els => els.map(a => [a.getAttribute('href'), "
+                                                    "a.getBoundingClientRect().top])")
+            assert hrefs, "no runbook links in the first table"
+            for href, _top in hrefs:
+                assert (run / href.split("#")[0]).is_file(), f"runbook link {href} does not resolve"
+            assert hrefs[0][1] < 900, "the first runbook link is below the first screen"
+            ARTIFACTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(ARTIFACTS / "diagnostics-first-screen.png"))
+            traces = page.evaluate("""() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+                .flatMap(gd => gd.data.map(t => [t.legendgroup || '', (t.line || {}).color || '']))""")
+        finally:
+            b.close()
+    colours: dict[str, set[str]] = {}
+    for group, colour in traces:
+        if group and colour:
+            colours.setdefault(group, set()).add(colour)
+    assert len(colours) >= 5, colours
+    assert all(len(c) == 1 for c in colours.values()), colours
+    assert len({next(iter(c)) for c in colours.values()}) == len(colours), colours
