@@ -111,7 +111,7 @@ def what_is_wrong(hx: Any, health: Any) -> list[str]:
     for sev, what, where, since, link, kind, onset in rows[:10]:
         at = f" -p around {parse_time(onset):%Y-%m-%dT%H:%M:%SZ}" if onset is not None else ""
         cmd = f"`holoops run {link.split('?')[0]}{at} -p service {where}`"
-        lines.append(f"| {sev} | {what.replace('|', '/')} | {where} | {since} | [{kind}]({link}) | {cmd} |")
+        lines.append(f"| {sev} | {_md(what)} | {_md(where)} | {since} | [{kind}]({link}) | {cmd} |")
     return ["\n".join(lines)]
 
 
@@ -251,3 +251,11 @@ def incidents(hx: Any) -> Section:
                "depend on it and deviated after. Open the runbook named for each.")
     return Section("Detected incidents and suspects", summary,
                    [pd.DataFrame(rows), timeline_figure(tl, incidents=found)])
+
+
+def _md(text: str) -> str:
+    """Text shown literally in a Markdown table cell (log templates hold ``<*>``, names hold ``_``)."""
+    import html
+    import re
+
+    return re.sub(r"([\\`*_\[\]|])", r"\\\1", html.escape(str(text), quote=False))
