@@ -32,10 +32,13 @@ from holoops.analyze.counters import (
     rate_matrix,
     scrape_gaps,
 )
+from holoops.analyze.counters import _series as _series_of
 
 __all__ = ["golden_signals", "saturation", "latency_from_logs", "signal_names"]
 
 QUANTILES = (0.5, 0.95, 0.99)
+#: a pre-computed CPU gauge in cores (catalogs/signal_map.yaml, signal cpu_cores)
+CPU_CORES_GAUGE = "holoops_cpu_cores"
 
 
 def signal_names() -> dict[str, Any]:
@@ -142,7 +145,7 @@ def golden_signals(metrics: Any, fleet: Any = None, *, step: str = "1m", window:
     err = np.where(present, err, np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
         ratio = np.where(rps > 0, err / rps, np.where(present & coded, 0.0, np.nan))
-    source = np.where(coded & present, "metrics", "none").astype(object)
+    source = np.where(coded & present, "metrics", "none").astype(object).reshape(n, len(grid))
     lat = {q: np.full((n, len(grid)), np.nan) for q in QUANTILES}
     if use_hist:
         from holoops.analyze.quantiles import histogram_quantiles
@@ -174,6 +177,11 @@ def golden_signals(metrics: Any, fleet: Any = None, *, step: str = "1m", window:
             for r, (k, t) in enumerate(zip(lk, lts.tolist(), strict=True)):
                 if k in pos and t in col:
                     lat[q][pos[k], col[t]] = vals[r]
+    gauges = _gauge_signals(metrics, grid, window, by, label_cols)
+    if gauges:
+        keys, rps, err, ratio, present, source, lat = _merge_gauges(
+            gauges, fleet, by, keys, rps, err, ratio, present, coded, source, lat, len(grid))
+        n = len(keys)
     gap = _gap_mask(gaps, grid, win_ns, by, keys)
     gi, ti = np.nonzero(present | gap)
     cols: dict[str, Any] = {"ts": grid[ti]}
@@ -216,6 +224,99 @@ def counter_totals(metrics: Any, metric: str, by: Sequence[str], *, start: Any =
             for c in by}
     df = pd.DataFrame({**rows, "total": total})
     return df.groupby(list(by), dropna=False, observed=True, sort=False)["total"].sum().reset_index()
+
+
+#: pre-computed gauges (canonical names, see catalogs/signal_map.yaml) golden signals fall back on
+GAUGES = {"rps": "holoops_request_rate", "error_ratio": "holoops_error_ratio"}
+
+
+def _gauge_signals(metrics: Any, grid, window: str, by: Sequence[str], label_cols: set) -> dict:
+    """Per ``by`` group: the pre-computed gauges' request rate (summed over instances), error ratio and
+    latency quantiles (worst instance), as the last sample within ``window`` at each grid time."""
+    import numpy as np
+
+    if not set(by) <= label_cols:
+        return {}
+    out: dict[tuple, dict[str, Any]] = {}
+    for name, how in (("rps", "sum"), ("error_ratio", "max")):
+        keys, mat = gauge_matrix(metrics, GAUGES[name], grid, lookback=window, by=list(by), how=how)
+        for k, row in zip(keys, mat, strict=True):
+            out.setdefault(tuple(k), {})[name] = row
+    if "quantile" in label_cols:
+        lat_metric = signal_names()["latency"]["histogram"]
+        keys, mat = gauge_matrix(metrics, lat_metric, grid, lookback=window, by=[*by, "quantile"], how="max")
+        for k, row in zip(keys, mat, strict=True):
+            try:
+                q = float(k[-1])
+            except (TypeError, ValueError):
+                continue
+            for want in QUANTILES:
+                if abs(q - want) < 1e-9:
+                    out.setdefault(tuple(k[:-1]), {})[want] = row * 1000.0
+    return {k: v for k, v in out.items() if any(np.isfinite(x).any() for x in v.values())}
+
+
+def _merge_gauges(gauges: dict, fleet: Any, by: Sequence[str], keys: list, rps, err, ratio, present, coded,
+                  source, lat, n_grid: int):
+    """Golden signals of groups (or signals) the counters and histograms lack, from the gauges."""
+    import numpy as np
+
+    by = list(by)
+    new = sorted((k for k in gauges if k not in set(keys)), key=lambda k: tuple(str(x) for x in k))
+    if fleet is not None and "service" in by:
+        si = by.index("service")
+        new = [k for k in new if k[si] in fleet.services]
+    if new:
+        pad = np.full((len(new), n_grid), np.nan)
+        keys = keys + new
+        rps, err, ratio = np.vstack([rps, pad]), np.vstack([err, pad]), np.vstack([ratio, pad])
+        present = np.vstack([present, np.zeros((len(new), n_grid), dtype=bool)])
+        coded = np.vstack([coded, np.zeros((len(new), 1), dtype=bool)])
+        source = np.vstack([np.asarray(source, dtype=object).reshape(-1, n_grid),
+                            np.full((len(new), n_grid), "none", dtype=object)])
+        lat = {q: np.vstack([lat[q], pad]) for q in lat}
+    for i, k in enumerate(keys):
+        g = gauges.get(tuple(k))
+        if not g:
+            continue
+        if "rps" in g:
+            fill = np.isnan(rps[i])
+            rps[i] = np.where(fill, g["rps"], rps[i])
+            present[i] |= ~np.isnan(g["rps"])
+        if "error_ratio" in g and not coded[i, 0]:
+            r = g["error_ratio"]
+            ok = ~np.isnan(r)
+            ratio[i] = np.where(ok, r, ratio[i])
+            err[i] = np.where(ok, r * rps[i], err[i])
+            present[i] |= ok
+            source[i] = np.where(ok, "gauge", source[i])
+        for q in QUANTILES:
+            if q in g and np.isnan(lat[q][i]).all():
+                lat[q][i] = g[q]
+                present[i] |= ~np.isnan(g[q])
+    return keys, rps, err, ratio, present, source, lat
+
+
+def rate_window(metrics: Any, *, lo: str = "1m", hi: str = "5m") -> str:
+    """The rate window for detection: four scrape intervals of the request counters (Prometheus's advice
+    for ``rate()``: enough samples to survive a missed scrape), between ``lo`` and ``hi``. A fixed 5-minute
+    window spreads a 2-minute fault over 5 minutes and halves it; at 15 s scrapes one minute is enough."""
+    import numpy as np
+
+    req = signal_names()["requests"]["metric"]
+    try:
+        _labels, sid, ts, _value, _keys = _series_of(metrics, req)
+    except Exception:  # noqa: BLE001 - no counter: the default
+        return hi
+    if len(ts) < 3:
+        return hi
+    d = np.diff(ts)[np.diff(sid) == 0]
+    d = d[d > 0]
+    if not len(d):
+        return hi
+    sec = 4 * float(np.median(d)) / NS
+    sec = min(max(sec, duration_s(lo)), duration_s(hi))
+    return f"{int(round(sec))}s"
 
 
 def route_errors(metrics: Any, fleet: Any = None, *, exclude_routes: Sequence[str] = (), start: Any = None) -> Any:
@@ -310,8 +411,15 @@ def saturation(metrics: Any, fleet: Any, *, step: str = "1m", window: str = "5m"
                 out[svc] = (np.where(better, s, cur_s), np.where(better, u, cur_u))
         return {svc: (s, u, limit_of(svc)) for svc, (s, u) in out.items()}
 
-    # CPU
+    # CPU (a process counter, else a pre-computed cores gauge)
     keys, used = per_instance(names["cpu"]["metric"], "rate")
+    gk, gused = per_instance(CPU_CORES_GAUGE)
+    if len(gk):
+        have = {k[0] for k in keys}
+        extra = [i for i, k in enumerate(gk) if k[0] not in have]
+        if extra:
+            keys = list(keys) + [gk[i] for i in extra]
+            used = np.vstack([used.reshape(-1, len(grid)), gused[extra]])
     lim = np.array([fleet.services[k[0]].resources.cpu.limit if k[0] in fleet.services else np.nan
                     for k in keys]).reshape(-1, 1)
     for svc, (s, u, limit) in worst(keys, used / lim if len(keys) else used, used,
