@@ -25,12 +25,18 @@ from holoops.timeutil import utc as _ts
 CATALOG = Path(__file__).resolve().parents[1] / "catalogs" / "hypotheses.yaml"
 OPS = {">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b, "<=": lambda a, b: a <= b}
 #: signals whose summary over the window is the minimum (the rest: maximum)
-MIN_SIGNALS = {"disk_days_left"}
+MIN_SIGNALS = {"disk_days_left", "suspect_rank"}
 #: a change this long before the symptom is taken as the onset
 ONSET_LEAD = "30min"
-SIGNALS = ("error_ratio", "p50_ms", "p99_ms", "p50_x", "p99_x", "down_share", "gpu_memory_share",
-           "gpu_util_share", "cpu_share", "memory_share", "disk_share", "disk_fill_x", "disk_days_left",
-           "retry_share")
+SIGNALS = ("error_ratio", "error_ratio_up", "p50_ms", "p99_ms", "p50_x", "p99_x", "down_share",
+           "gpu_memory_share", "gpu_util_share", "cpu_share", "memory_share", "disk_share", "disk_fill_x",
+           "disk_days_left", "retry_share",
+           # from the root-cause ranking (holoops.analyze.rca) of the incident's onset
+           "suspect_rank", "suspect_share", "cpu_evidence", "error_evidence", "break_evidence",
+           "network_evidence", "latency_evidence")
+#: the rca signals: each the strongest evidence of that kind (-log10 p, or log2 excess for metrics)
+RCA_SIGNALS = {"cpu_evidence": ("cpu",), "error_evidence": ("errors",), "break_evidence": ("structure",),
+               "network_evidence": ("network",), "latency_evidence": ("latency",)}
 _CHECK_KEYS = {"signal", "op", "value", "of", "log_pattern", "min", "from", "level", "event", "weight",
                "required", "refutes", "label"}
 
@@ -93,6 +99,8 @@ class WindowData:
     logs: Any = None
     events: Any = None
     services: list[str] = field(default_factory=list)
+    #: the root-cause ranking of the incident (:class:`holoops.analyze.rca.Diagnosis`), when computed
+    diagnosis: Any = None
 
     def summary(self, service: str, signal: str) -> float:
         """The window's max of a signal (min for ``disk_days_left``); NaN when there is no data."""
@@ -117,9 +125,11 @@ def _slice(df: Any, col: str, a: Any, b: Any) -> Any:
 
 
 def window_data(metrics: Any, fleet: Any, start: Any, end: Any, *, logs: Any = None, spans: Any = None,
-                events: Any = None, baseline: str = "24h", step: str = "1m") -> WindowData:
+                events: Any = None, baseline: str = "24h", step: str = "1m", diagnosis: Any = None) -> WindowData:
     """Compute every signal per service over ``[start, end]`` (baseline: ``baseline`` before ``start``;
-    the window itself when the data begins later)."""
+    the window itself when the data begins later). ``diagnosis`` (:func:`holoops.analyze.rca.diagnose`
+    of the incident) gives the ``suspect_*`` and ``*_evidence`` signals: the hypotheses rank services as
+    the root-cause analysis does."""
     import numpy as np
     import pandas as pd
 
@@ -132,6 +142,8 @@ def window_data(metrics: Any, fleet: Any, start: Any, end: Any, *, logs: Any = N
     wd = WindowData(start, end, services=list(fleet.services))
     wd.logs = _slice(_pd(logs), "ts", start, end)
     wd.events = _slice(_pd(events), "ts", start, end)
+    if diagnosis is not None:
+        _rca_signals(wd, diagnosis)
     if m is None or len(m) == 0:
         return wd
 
@@ -147,12 +159,24 @@ def window_data(metrics: Any, fleet: Any, start: Any, end: Any, *, logs: Any = N
             b = s[(s.index >= start) & (s.index <= end)].dropna()
         return float(b.median()) if len(b) else float("nan")
 
-    gs = _pd(golden_signals(m, fleet, step=step))
+    from holoops.analyze.signals import rate_window
+    from holoops.analyze.timeline import MIN_TAIL
+
+    win = rate_window(m)
+    gs = _pd(golden_signals(m, fleet, step=step, window=win))
+    win_s = pd.Timedelta(win).total_seconds()
     for svc, g in gs.groupby("service", sort=False):
         g = g.set_index("ts").sort_index()
-        put(svc, "error_ratio", g["error_ratio"].rolling(3, min_periods=1).mean())
+        er = g["error_ratio"].rolling(3, min_periods=1).mean()
+        put(svc, "error_ratio", er)
+        er_base = base_of(er)
+        put(svc, "error_ratio_up", er - (er_base if er_base == er_base else 0.0), er_base)
+        n_req = g["rps"] * win_s
         for q in ("p50", "p99"):
-            lat = g[f"{q}_ms"].rolling(5, min_periods=1).median()
+            # a quantile of fewer than MIN_TAIL requests beyond it moves a bucket on one request
+            qv = 0.5 if q == "p50" else 0.99
+            raw = g[f"{q}_ms"].where(n_req.isna() | (n_req * (1 - qv) >= MIN_TAIL))
+            lat = raw.rolling(5, min_periods=1).median()
             b = base_of(lat)
             put(svc, f"{q}_ms", lat, b)
             put(svc, f"{q}_x", lat / b if b and b > 0 else lat * np.nan, b)
@@ -194,6 +218,26 @@ def window_data(metrics: Any, fleet: Any, start: Any, end: Any, *, logs: Any = N
     return wd
 
 
+def _rca_signals(wd: WindowData, diagnosis: Any) -> None:
+    """``suspect_rank`` (1 = first; none when the diagnosis abstains), ``suspect_share`` (the service's
+    score over the top one's) and the strongest evidence of each kind, as one-point series at the
+    diagnosis's start."""
+    import pandas as pd
+
+    wd.diagnosis = diagnosis
+    at = pd.Timestamp(diagnosis.start)
+    top = diagnosis.suspects[0].score if diagnosis.suspects else 0.0
+    for i, s in enumerate(diagnosis.suspects, 1):
+        def put(name: str, v: float, svc: str = s.service) -> None:
+            wd.series[(svc, name)] = pd.Series([float(v)], index=[at])
+
+        if not diagnosis.abstain:
+            put("suspect_rank", i)
+        put("suspect_share", s.score / top if top > 0 else 0.0)
+        for name, kinds in RCA_SIGNALS.items():
+            put(name, max((e.score for e in s.evidence if e.kind in kinds), default=0.0))
+
+
 # --- checks ---------------------------------------------------------------------------------------
 @dataclass
 class CheckResult:
@@ -232,7 +276,11 @@ def _closure(fleet: Any, service: str) -> list[str]:
 def _fmt(signal: str, v: float) -> str:
     if v != v:
         return "no data"
-    if signal.endswith("_share") or signal == "error_ratio":
+    if signal == "suspect_rank":
+        return f"#{v:.0f}"
+    if signal.endswith("_evidence"):
+        return f"{v:.1f}"
+    if signal.endswith("_share") or signal in ("error_ratio", "error_ratio_up"):
         return f"{v:.1%}"
     if signal.endswith("_x"):
         return f"x{v:.1f}"
@@ -414,7 +462,11 @@ def evaluate(wd: WindowData, fleet: Any, catalog: dict[str, Any] | str | Path | 
             out.append(Scored(h["id"], h["kind"], svc, h["cause"],
                               score(results, cat["required_penalty"], cat["refute_factor"]), results,
                               h.get("remediation", h["kind"])))
-    out.sort(key=lambda s: -s.score)
+    rank_of = {}
+    if getattr(wd, "diagnosis", None) is not None and not wd.diagnosis.abstain:
+        rank_of = {s.service: i for i, s in enumerate(wd.diagnosis.suspects)}
+    # ties (and near-ties: within 0.01) go to the service the root-cause ranking puts first
+    out.sort(key=lambda s: (-round(s.score, 2), rank_of.get(s.service, len(rank_of))))
     return out
 
 
@@ -426,9 +478,10 @@ def incident_found(ranked: list[Scored], threshold: float | None = None) -> bool
 
 
 def rank_window(metrics: Any, fleet: Any, start: Any, end: Any, *, logs: Any = None, spans: Any = None,
-                events: Any = None, catalog: dict[str, Any] | str | Path | None = None) -> list[Scored]:
+                events: Any = None, catalog: dict[str, Any] | str | Path | None = None,
+                diagnosis: Any = None) -> list[Scored]:
     """:func:`window_data` then :func:`evaluate`: the ranked hypotheses of one window."""
     cat = catalog if isinstance(catalog, dict) else load_catalog(catalog)
     wd = window_data(metrics, fleet, start, end, logs=logs, spans=spans, events=events,
-                     baseline=cat["baseline"])
+                     baseline=cat["baseline"], diagnosis=diagnosis)
     return evaluate(wd, fleet, cat)

@@ -21,7 +21,9 @@ from holoops.timeutil import utc as _ts
 #: incident kind -> the runbook that handles it (file stem under runbooks/)
 RUNBOOK_OF = {"gpu_memory_exhaustion": "gpu_memory_pressure", "latency_regression": "latency_regression",
               "disk_exhaustion": "disk_exhaustion", "error_burst": "error_burst",
-              "dependency_outage": "dependency_outage"}
+              "dependency_outage": "dependency_outage", "code_exception": "error_burst",
+              "error_response": "error_burst", "cpu_contention": "latency_regression",
+              "network_delay": "latency_regression"}
 _STATE = "_incident_state"
 
 
@@ -69,6 +71,9 @@ class IncidentState:
     saturation: Any = None
     runbook: Any = None
     record: Any = None
+    #: the root-cause ranking (holoops.analyze.rca.Diagnosis) at the incident's onset, when one is known
+    diagnosis: Any = None
+    focus: Any = None
 
     @property
     def top(self):
@@ -132,21 +137,44 @@ def state(hx: Any) -> IncidentState:
     start, end, how = incident_window(hx)
     frames = _dataset(hx, start, end)
     cat = H.load_catalog()
-    wd = H.window_data(frames.metrics, hx.fleet, start, end, logs=frames.logs, spans=frames.spans,
-                       events=frames.events, baseline=cat["baseline"])
-    st = IncidentState(start, end, how, frames, H.evaluate(wd, hx.fleet, cat), float(cat["threshold"]))
-    st.wd = wd  # type: ignore[attr-defined]
     # detected incidents: seasonal baselines need history, so look from a day before the window
     from holoops.analyze.timeline import detect_incidents
 
+    detected, detect_error = [], None
     try:
         found = detect_incidents(frames, hx.fleet)
-        st.detected = [f for f in found if f.onset is not None and start <= _ts(f.onset) <= end]
+        detected = [f for f in found if f.onset is not None and start <= _ts(f.onset) <= end]
     except Exception as exc:  # triage still shows the hypotheses
-        st.detected = []
-        st.detect_error = f"{type(exc).__name__}: {exc}"  # type: ignore[attr-defined]
+        detect_error = f"{type(exc).__name__}: {exc}"
+    focus = _focus(hx, detected)
+    diagnosis = None
+    if focus is not None:
+        from holoops.analyze.rca import diagnose
+
+        diagnosis = diagnose(frames, at=focus)
+    wd = H.window_data(frames.metrics, hx.fleet, start, end, logs=frames.logs, spans=frames.spans,
+                       events=frames.events, baseline=cat["baseline"], diagnosis=diagnosis)
+    st = IncidentState(start, end, how, frames, H.evaluate(wd, hx.fleet, cat), float(cat["threshold"]))
+    st.wd = wd  # type: ignore[attr-defined]
+    st.detected, st.diagnosis, st.focus = detected, diagnosis, focus
+    if detect_error:
+        st.detect_error = detect_error  # type: ignore[attr-defined]
     hx.__dict__[_STATE] = (key, st)
     return st
+
+
+def _focus(hx: Any, detected: list) -> Any:
+    """When the incident began, for the root-cause ranking: ``onset``, else ``around``, else the labelled
+    incident's onset (demo), else the worst detected incident's onset; None when none is known."""
+    p = hx.params
+    if p.onset:
+        return _ts(p.onset)
+    if p.around:
+        return _ts(p.around)
+    truth = next((i for i in (hx.source.truth or []) if i["kind"] == p.incident_kind), None)
+    if truth:
+        return _ts(truth["onset"])
+    return _ts(detected[0].onset) if detected else None
 
 
 def _services(hx: Any, st: IncidentState) -> list[str]:
@@ -317,6 +345,11 @@ def hypotheses(hx: Any, top_n: int = 8) -> Section:
     table = pd.DataFrame(rows)
     hx.record("hypotheses", [h.to_dict() | {"for": h.supporting[:4], "against": h.against[:4]}
                              for h in st.ranked[:5]])
+    d = st.diagnosis
+    if d is not None:
+        hx.record("rca", {"at": _fmt_t(st.focus), "abstain": d.abstain, "reason": d.reason,
+                          "ranking": d.ranking[:5], "scores": [round(x.score, 2) for x in d.suspects[:5]],
+                          "kind": d.top.kind if d.top else None})
     if not st.found:
         best = st.ranked[0] if st.ranked else None
         hx.record("top_hypothesis", None)
@@ -324,6 +357,7 @@ def hypotheses(hx: Any, top_n: int = 8) -> Section:
         sec = Section("Hypotheses", f"**No incident in this window**: no hypothesis reaches the threshold "
                                     f"{st.threshold:.2f}" + (f" (best: {best.id} on {best.service}, "
                                                               f"{best.score:.2f})." if best else "."))
+        _add_rca(sec, st)
         sec.add(table)
         return sec
     top = st.top
@@ -334,6 +368,7 @@ def hypotheses(hx: Any, top_n: int = 8) -> Section:
     summary = (f"**Most likely: {top.cause} — `{top.kind}` on `{top.service}` (score {top.score:.2f}).**"
                + (f" Runner-up: {runner.kind} on {runner.service} ({runner.score:.2f})." if runner else ""))
     sec = Section("Hypotheses", summary)
+    _add_rca(sec, st)
     sec.add("**Evidence for the top hypothesis**:\n\n" + "\n".join(f"- ✔ {t}" for t in top.supporting)
             + ("\n\n**Against**:\n\n" + "\n".join(f"- ✘ {t}" for t in top.against) if top.against else ""))
     if top.kind != hx.params.incident_kind:
@@ -343,6 +378,20 @@ def hypotheses(hx: Any, top_n: int = 8) -> Section:
     sec.add(table)
     sec.data.update(ranked=st.ranked, top=top)
     return sec
+
+
+def _add_rca(sec: Section, st: IncidentState) -> None:
+    """The root-cause ranking the hypotheses use (suspect_rank, *_evidence), with its evidence."""
+    d = st.diagnosis
+    if d is None:
+        sec.add("**Root-cause ranking**: no onset known (give `onset` or `around`), so services were not "
+                "ranked from their own baselines.")
+        return
+    sec.add(f"**Root-cause ranking at {_fmt_t(st.focus)}** (every signal against each service's own baseline; "
+            f"callees before the callers they explain): {d.summary()}")
+    if d.suspects:
+        sec.add(d.frame(6))
+    sec.data["diagnosis"] = d
 
 
 def remediation(hx: Any) -> Section:
