@@ -7,7 +7,7 @@ against what its replicas can sustain) :func:`capacity_report`:
 2. finds the latest regime: when the slope changed (a config that turned on debug logging, say), only
    the data after the change says where the series is heading (:func:`latest_regime`);
 3. forecasts with a regression on a linear trend and daily (and, given two weeks of data, weekly)
-   Fourier terms with AR(1) errors (statsmodels OLS, covariance widened for autocorrelation: the model class of
+   Fourier terms with AR(1) errors (OLS as statsmodels computes it, covariance widened for autocorrelation: the model class of
    SARIMAX with exogenous regressors, fitted in milliseconds instead of seconds). Intervals add the
    coefficients' own uncertainty, which grows with the horizon. Levels that accumulate (disk) are
    modelled through their increments and integrated, so their intervals widen as a drifting series'
@@ -97,10 +97,8 @@ def usage_series(metrics: Any, fleet: FleetProfile, *, step: str = "1h") -> list
 
     from holoops.analyze.counters import NS, _grid_bounds, _to_arrow, _ts_ns, gauge_matrix, rate_matrix
     from holoops.catalogs import signals
-    from holoops.frames import to_pandas
-
     sig = signals()
-    m = to_pandas(metrics)
+    m = metrics  # any engine: the matrices read it through Arrow, no pandas round trip
     # the 5-minute grid over the samples' times (a sample with a timestamp years away does not size it:
     # see counters._grid_bounds)
     ts = _ts_ns(_to_arrow(m, ["ts"]).drop_null())
@@ -179,17 +177,29 @@ def latest_regime(y: pd.Series, *, min_points: int = 24, penalty: float = 10.0) 
         need, flattening = max(min_points // 2, 6), True
 
 
+def _ols(y, x):
+    """Ordinary least squares as statsmodels' ``OLS(y, x).fit()`` computes it (pseudo-inverse; covariance
+    ``scale * pinv(x) pinv(x)'`` with ``scale = ssr / (n - rank)``), in numpy: importing statsmodels costs a
+    notebook 1-2 s. Returns (params, residuals, covariance)."""
+    import numpy as np
+
+    y = np.asarray(y, dtype=float)
+    x = np.asarray(x, dtype=float)
+    pinv = np.linalg.pinv(x)
+    params = pinv @ y
+    resid = y - x @ params
+    dof = max(1, len(y) - int(np.linalg.matrix_rank(x)))
+    return params, resid, (resid @ resid / dof) * (pinv @ pinv.T)
+
+
 def _without_daily_cycle(y: pd.Series) -> pd.Series:
     """``y`` minus its daily Fourier component (fitted with a trend), when there are 2+ days of it."""
-    import numpy as np
-    import statsmodels.api as sm
-
     if len(y) < 48:
         return y
     step = y.index[1] - y.index[0]
     x = _design(y.index, y.index[0], step, [(24.0, 3)], trend=True)
-    fit = sm.OLS(y.to_numpy(dtype=float), x.to_numpy()).fit()
-    seasonal = x.iloc[:, 2:].to_numpy() @ np.asarray(fit.params)[2:]
+    params, _, _ = _ols(y.to_numpy(dtype=float), x.to_numpy())
+    seasonal = x.iloc[:, 2:].to_numpy() @ params[2:]
     return y - seasonal
 
 
@@ -248,7 +258,7 @@ def _design(index: pd.DatetimeIndex, t0: pd.Timestamp, step: pd.Timedelta, perio
 
 
 def _regression_ar1(y: pd.Series, horizon: int, *, trend: bool = True):
-    """OLS on [1, t, Fourier terms] with AR(1) residual dynamics (statsmodels OLS).
+    """OLS on [1, t, Fourier terms] with AR(1) residual dynamics (:func:`_ols`).
 
     Returns what a forecast needs: the future index and design matrix, the coefficients and their
     covariance, inflated by (1+ρ)/(1-ρ) for positively autocorrelated residuals so they do not make the
@@ -257,7 +267,6 @@ def _regression_ar1(y: pd.Series, horizon: int, *, trend: bool = True):
     """
     import numpy as np
     import pandas as pd
-    import statsmodels.api as sm
 
     step = y.index[1] - y.index[0]
     future = pd.date_range(y.index[-1] + step, periods=horizon, freq=step)
@@ -266,16 +275,14 @@ def _regression_ar1(y: pd.Series, horizon: int, *, trend: bool = True):
         periods.append((168.0, 2))
     x_hist = _design(y.index, y.index[0], step, periods, trend)
     x_fut = _design(future, y.index[0], step, periods, trend)
-    fit = sm.OLS(y.to_numpy(dtype=float), x_hist.to_numpy()).fit()
-    resid = np.asarray(fit.resid)
+    params, resid, cov = _ols(y.to_numpy(dtype=float), x_hist.to_numpy())
     rho = float(np.corrcoef(resid[:-1], resid[1:])[0, 1]) if len(resid) > 3 and resid.std() > 0 else 0.0
     rho = float(np.clip(rho if rho == rho else 0.0, -0.98, 0.98))
     innov = resid[1:] - rho * resid[:-1]
     sigma2 = float(np.var(innov)) if len(innov) > 1 else 0.0
     # AR(1) errors: n correlated residuals carry the information of n(1-ρ)/(1+ρ) independent ones
     inflate = (1 + rho) / (1 - rho) if rho > 0 else 1.0
-    cov = np.asarray(fit.cov_params()) * inflate
-    return future, x_fut.to_numpy(), np.asarray(fit.params), cov, resid[-1], rho, sigma2
+    return future, x_fut.to_numpy(), params, cov * inflate, resid[-1], rho, sigma2
 
 
 def _fit_trend_model(y: pd.Series, horizon: int, *, trend: bool = True):

@@ -40,8 +40,9 @@ def _key(kwargs: dict[str, Any]) -> str:
     return h.hexdigest()[:24]
 
 
-def cached_simulate(**kwargs: Any):
-    """``simulate(**kwargs)``, read from the cache when the same fleet was simulated before."""
+def cached_simulate(engine: str = "pandas", **kwargs: Any):
+    """``simulate(**kwargs)``, read from the cache when the same fleet was simulated before; the frames in
+    ``engine`` (``pandas`` or ``polars``: the cache is Arrow IPC, read straight into either)."""
     import pandas as pd
 
     from holoops.demo.core import DemoFleet, simulate
@@ -51,7 +52,13 @@ def cached_simulate(**kwargs: Any):
     if info.exists():
         try:
             doc = json.loads(info.read_text())
-            frames = {f: pd.read_feather(folder / f"{f}.feather") for f in FRAMES}
+            if engine == "polars":  # through Arrow: polars' own IPC reader refuses pandas' null codes (-1)
+                import polars as pl
+                import pyarrow.feather as pf
+
+                frames = {f: pl.from_arrow(pf.read_table(folder / f"{f}.feather")) for f in FRAMES}
+            else:
+                frames = {f: pd.read_feather(folder / f"{f}.feather") for f in FRAMES}
             window = tuple(pd.Timestamp(t) for t in doc["window"])
             return DemoFleet(**frames, truth=doc["truth"], window=window, meta=doc["meta"])
         except Exception:  # a damaged entry is simulated again
@@ -72,4 +79,10 @@ def cached_simulate(**kwargs: Any):
             shutil.rmtree(tmp, ignore_errors=True)
     except OSError:
         pass  # a read-only home: no cache, same result
+    if engine != "pandas":
+        from dataclasses import replace
+
+        from holoops.frames import to_engine
+
+        demo = replace(demo, **{f: to_engine(getattr(demo, f), engine) for f in FRAMES})
     return demo

@@ -20,9 +20,18 @@ class DemoSource(Source):
 
     @cached_property
     def fleet_data(self):
+        """The simulated fleet as pandas frames (its window, truth and metadata)."""
+        return self.frames_in("pandas")
+
+    def frames_in(self, engine: str):
+        """The simulated fleet in ``engine`` (pandas or polars, read from the cache directly: no conversion)."""
         from holoops.demo import cached_simulate
 
-        return cached_simulate(days=self.days, seed=self.seed, fleet=self.profile)
+        cache = self.__dict__.setdefault("_by_engine", {})
+        if engine not in cache:
+            cache[engine] = cached_simulate(engine if engine in ("pandas", "polars") else "pandas",
+                                            days=self.days, seed=self.seed, fleet=self.profile)
+        return cache[engine]
 
     def extent(self) -> tuple[Any, Any]:
         a, b = self.fleet_data.window
@@ -33,9 +42,11 @@ class DemoSource(Source):
         return list(self.fleet_data.truth)
 
     def read(self, window, services: Sequence[str] | None = None, engine: str = "pandas"):
+        from holoops.frames import resolve_engine
         from holoops.sources._assemble import assemble
 
-        d = self.fleet_data
+        d = self.frames_in(resolve_engine(engine)) if type(self).fleet_data is DemoSource.fleet_data \
+            else self.fleet_data  # a subclass that rewrites fleet_data (tests) keeps its frames
         return assemble({"metrics": d.metrics, "logs": d.logs, "spans": d.spans, "events": d.events}, window,
                         self.fleet, source=self.name, engine=engine, services=services, truth=self.truth,
                         meta=dict(d.meta))
