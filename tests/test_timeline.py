@@ -157,3 +157,82 @@ def test_figures(short, fleet, found):
         assert isinstance(fig, go.Figure) and len(fig.data) > 0
     shapes = figs[0].layout.shapes
     assert any(s.type == "line" for s in shapes) and any(s.type == "rect" for s in shapes)
+
+
+# --- fleets that export pre-computed gauges, short faults, low rates ------------------------------
+def _gauge_fleet():
+    from holoops.fleet import parse_fleet
+
+    res = {"cpu": {"request": 0.1, "limit": 0.5}, "memory": {"request": "128Mi", "limit": "1Gi"}}
+    svc = lambda deps: {"port": 8080, "health": "/healthz", "depends_on": deps,  # noqa: E731
+                        "slo": {"availability": 0.99}, "resources": res}
+    return parse_fleet({"name": "gauges", "namespace": "gauges",
+                        "services": {"front": svc(["cart"]), "cart": svc(["price"]), "price": svc([])}})
+
+
+def _gauge_day(faults: list[tuple[str, str, int]], seed: int = 5) -> pd.DataFrame:
+    """A day of minute gauges as an exporter writes them (pod workload, CPU millicores, latency p99 in
+    seconds); ``faults``: (service, cpu|latency, minute) lasting 2 minutes."""
+    import numpy as np
+
+    from holoops import signalmap
+
+    rng = np.random.default_rng(seed)
+    t0 = pd.Timestamp("2026-05-04T00:00:00Z")
+    rows = []
+    for m in range(1440):
+        ts = t0 + pd.Timedelta(minutes=m)
+        for svc in ("front", "cart", "price"):
+            cpu, p99 = rng.uniform(10, 30), rng.uniform(0.02, 0.03)
+            for s2, what, at in faults:
+                if s2 == svc and at <= m < at + 2:
+                    cpu, p99 = (495.0, p99 * 3) if what == "cpu" else (cpu, 0.9)
+            rows += [(ts, "pod_workload_ops", svc, f"{svc}-0", rng.uniform(8, 12)),
+                     (ts, "cpu_usage_millicores", svc, f"{svc}-0", cpu),
+                     (ts, "pod_server_latency_p99_seconds", svc, f"{svc}-0", p99)]
+    m = pd.DataFrame(rows, columns=["ts", "metric", "service", "instance", "value"])
+    return signalmap.normalise(m, _gauge_fleet()).metrics
+
+
+def test_gauge_fleet_short_faults_minutes_apart_are_separate_incidents():
+    """Two 2-minute faults 7 minutes apart on a fleet that only exports gauges: two incidents (a 20-minute
+    gap merged them), each with its own service first; a 5-point minimum run missed both."""
+    fleet = _gauge_fleet()
+    m = _gauge_day([("price", "cpu", 1200), ("cart", "latency", 1207)])
+    found = detect_incidents({"metrics": m}, fleet)
+    near = [f for f in found if pd.Timestamp("2026-05-04T19:55Z") <= pd.Timestamp(f.onset)
+            <= pd.Timestamp("2026-05-04T20:15Z")]
+    assert [f.service for f in sorted(near, key=lambda f: f.onset)] == ["price", "cart"], found
+    assert any(sig == "cpu" for _s, sig in near[0].evidence["signals"])
+    quiet = detect_incidents({"metrics": _gauge_day([])}, fleet)
+    assert all(severity_rank(f.severity) <= 1 for f in quiet) and len(quiet) <= 2, quiet
+
+
+def test_low_rate_histogram_p99_bucket_steps_are_not_incidents():
+    """At 0.1-1 req/s one request in the next bucket doubles a histogram p99 (250 -> 500 ms): without
+    at least 3 requests beyond the quantile it is not scored, so no latency incident is raised."""
+    import numpy as np
+
+    from holoops.analyze.timeline import health_signals
+
+    rng = np.random.default_rng(2)
+    t0 = pd.Timestamp("2026-05-04T00:00:00Z")
+    les = ["0.1", "0.25", "0.5", "1.0", "+Inf"]
+    rows, cum = [], dict.fromkeys(les, 0.0)
+    total = 0.0
+    for m in range(1440):
+        ts = t0 + pd.Timedelta(minutes=m)
+        n = int(rng.poisson(30))  # 0.5 req/s
+        lat = rng.uniform(0.05, 0.2, n)
+        lat[rng.random(n) < 0.01] = 0.4  # now and then one request lands in the 0.5 s bucket
+        total += n
+        for le in les:
+            cum[le] += float((lat <= float(le)).sum())
+            rows.append((ts, "http_request_duration_seconds_bucket", "cart", "cart-0", le, cum[le]))
+        rows.append((ts, "http_requests_total", "cart", "cart-0", None, total))
+    m = pd.DataFrame(rows, columns=["ts", "metric", "service", "instance", "le", "value"]).assign(code="200")
+    fleet = _gauge_fleet()
+    _grid, sig = health_signals(m, fleet)
+    assert np.isnan(sig[("cart", "p99_ms")]).all() and np.isfinite(sig[("cart", "p50_ms")]).any()
+    found = detect_incidents({"metrics": m}, fleet)
+    assert not [f for f in found if f.service == "cart" and "latency" in f.runbook], found

@@ -33,6 +33,9 @@ from holoops.analyze.counters import (
 
 __all__ = ["Deviation", "health_signals", "deviations", "detect_incidents", "suspects", "timeline"]
 
+#: a latency quantile is scored only where at least this many requests lie beyond it (see health_signals)
+MIN_TAIL = 3
+
 RUNBOOKS = {
     "errors": "runbooks/error_burst.ipynb",
     "latency": "runbooks/latency_regression.ipynb",
@@ -93,7 +96,7 @@ def health_signals(metrics: Any, fleet: Any, *, step: str = "1m", smooth: int = 
 
     names = signal_names()
     grid = _time_grid(metrics, step)
-    out: dict[tuple[str, str], Any] = {}
+    out: dict[tuple[str, str], Any] = _Signals()
     keys, mat = step_increase_matrix(metrics, names["requests"]["metric"], grid, by=["service", "code"])
     tot: dict[str, Any] = {}
     bad: dict[str, Any] = {}
@@ -125,8 +128,14 @@ def health_signals(metrics: Any, fleet: Any, *, step: str = "1m", smooth: int = 
         bs.sort(key=lambda b: b[0])
         les = [b[0] for b in bs]
         counts = np.nan_to_num(np.array([b[1] for b in bs]).T, nan=0.0)
+        n_req = counts[:, -1] if les and les[-1] == float("inf") else counts.max(axis=1)
         for q, name in ((0.5, "p50_ms"), (0.99, "p99_ms")):
-            out[(svc, name)] = histogram_quantiles(q, les, counts) * 1000.0
+            # a q-quantile of n requests is set by the n (1 - q) slowest: below MIN_TAIL of them (a p99 at
+            # 0.1-1 req/s over three minutes is one or two requests) one request crossing a bucket bound
+            # moves it a whole bucket (250 -> 500 ms), so it is left out, not scored
+            est = histogram_quantiles(q, les, counts) * 1000.0
+            out[(svc, name)] = np.where(n_req * (1 - q) >= MIN_TAIL, est, np.nan)
+    _gauge_health(metrics, fleet, grid, step, smooth, out)
     uk, um = gauge_matrix(metrics, names["up"]["metric"], grid, lookback="90s", by=["service", "instance"])
     downs: dict[str, list] = {}
     for (svc, _inst), row in zip(uk, um, strict=True):
@@ -166,6 +175,70 @@ def health_signals(metrics: Any, fleet: Any, *, step: str = "1m", smooth: int = 
     return grid, out
 
 
+class _Signals(dict):
+    """``{(service, signal): array}``; ``raw`` holds the keys read from gauges at the data's own step (not
+    summed over ``smooth`` steps like counter increases)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.raw: set[tuple[str, str]] = set()
+
+
+def _gauge_health(metrics: Any, fleet: Any, grid: Any, step: str, smooth: int, out: dict) -> None:
+    """Health signals of services that export pre-computed gauges instead of counters and histograms
+    (catalogs/signal_map.yaml: request rate, error ratio, latency quantiles, CPU cores)."""
+    import numpy as np
+
+    from holoops.analyze.signals import CPU_CORES_GAUGE, GAUGES, signal_names
+
+    step_s = duration_s(step)
+    look = f"{int(max(step_s, 1) * 1.5)}s"
+
+    def per_service(metric: str, how: str, by: tuple[str, ...] = ("service",)):
+        try:
+            return gauge_matrix(metrics, metric, grid, lookback=look, by=list(by), how=how)
+        except KeyError:
+            return [], np.zeros((0, len(grid)))
+
+    keys, mat = per_service(GAUGES["rps"], "sum")
+    for (svc,), row in zip(keys, mat, strict=True):
+        if svc in fleet.services and (svc, "requests") not in out:
+            out[(svc, "requests")] = _roll(row * step_s, smooth)
+    keys, mat = per_service(GAUGES["error_ratio"], "max")
+    for (svc,), row in zip(keys, mat, strict=True):
+        if svc in fleet.services and (svc, "error_ratio") not in out:
+            n = out.get((svc, "requests"))
+            with np.errstate(invalid="ignore"):
+                ratio = _roll(row, smooth) / max(smooth, 1)
+            out[(svc, "error_ratio")] = ratio
+            if n is not None:
+                out[(svc, "errors")] = ratio * n
+    lat = signal_names()["latency"]["histogram"]
+    try:
+        keys, mat = gauge_matrix(metrics, lat, grid, lookback=look, by=["service", "quantile"], how="max")
+    except KeyError:
+        keys, mat = [], []
+    for (svc, quant), row in zip(keys, mat, strict=True):
+        try:
+            q = float(quant)
+        except (TypeError, ValueError):
+            continue
+        name = {0.5: "p50_ms", 0.99: "p99_ms"}.get(q)
+        if name is None or svc not in fleet.services or (svc, name) in out:
+            continue
+        est = row * 1000.0
+        n = out.get((svc, "requests"))
+        if n is not None:  # the same reliability rule as for histograms
+            est = np.where(np.nan_to_num(n) * (1 - q) >= MIN_TAIL, est, np.nan)
+        out[(svc, name)] = est
+        getattr(out, "raw", set()).add((svc, name))
+    keys, mat = per_service(CPU_CORES_GAUGE, "max", ("service",))
+    for (svc,), row in zip(keys, mat, strict=True):
+        if svc in fleet.services:
+            out[(svc, "cpu_cores")] = row
+            getattr(out, "raw", set()).add((svc, "cpu_cores"))
+
+
 def _explain(svc: str, what: str, v: str, score: float, base: str, t_peak: int, t_on: int,
              unit: str = "MADs") -> str:
     import pandas as pd
@@ -184,6 +257,14 @@ def deviations(metrics: Any, fleet: Any, *, step: str = "1m", events: Any = None
     from holoops.analyze.anomalies import anomaly_runs, cusum_onsets, robust_baseline, robust_score
 
     grid, sig = health_signals(metrics, fleet, step=step, smooth=smooth)
+    raw = getattr(sig, "raw", set())
+    # a smoothed signal spreads one bad step over `smooth` points; a gauge read at the data's own step
+    # does not: two points in a row at the threshold (each far out in the tail) are its minimum run
+    raw_min = max(2, min_points - smooth)
+
+    def need(svc: str, name: str) -> int:
+        return raw_min if (svc, name) in raw else min_points
+
     step_s = duration_s(step)
     per = int(round(86400 / step_s))
     out: list[Deviation] = []
@@ -199,7 +280,7 @@ def deviations(metrics: Any, fleet: Any, *, step: str = "1m", events: Any = None
             with np.errstate(invalid="ignore", divide="ignore"):
                 score = (bad - n * p0) / np.sqrt(np.fmax(n * p0, 1.0))
             score = np.where((x >= 0.02) & (x >= 3 * p0), score, np.minimum(score, 2.9))
-            for on, end, peak in anomaly_runs(score, threshold=6, min_points=min_points, onset_threshold=3):
+            for on, end, peak in _runs(score, threshold=6, min_points=min_points, onset_threshold=3):
                 end = _extend_end(end, (x >= 0.02) & (x >= 3 * p0[on]))
                 sl = slice(on, end + 1)
                 hard = int((x[sl] >= 0.05).sum()) >= min_points
@@ -217,7 +298,7 @@ def deviations(metrics: Any, fleet: Any, *, step: str = "1m", events: Any = None
             score = robust_score(y, base, spread, rel_floor=0.0, abs_floor=0.08)
             score = np.where(y - base >= np.log(1.5), score, np.minimum(score, 2.9))
             thr = s.slo.latency.threshold_ms if s.slo.latency else np.inf
-            for on, end, peak in anomaly_runs(score, threshold=6, min_points=min_points, onset_threshold=3):
+            for on, end, peak in _runs(score, threshold=6, min_points=need(svc, name), onset_threshold=3):
                 with np.errstate(invalid="ignore"):
                     end = _extend_end(end, y - base[on] >= np.log(1.5))
                 b = float(np.exp(base[peak]))
@@ -226,6 +307,21 @@ def deviations(metrics: Any, fleet: Any, *, step: str = "1m", events: Any = None
                                      "critical" if hard else "warning",
                                      _explain(svc, name.replace("_ms", "") + " latency", f"{x[peak]:.0f} ms",
                                               score[peak], f"{b:.0f} ms", grid[peak], grid[on])))
+        # CPU in use (pre-computed cores gauge): a level far above the service's own baseline
+        if (svc, "cpu_cores") in sig:
+            x = sig[(svc, "cpu_cores")]
+            y = np.log(np.where(x > 0, x, np.nan))
+            base, spread = robust_baseline(y, period=per)
+            score = robust_score(y, base, spread, rel_floor=0.0, abs_floor=0.1)
+            score = np.where(y - base >= np.log(2.0), score, np.minimum(score, 2.9))
+            lim = s.resources.cpu.limit
+            for on, end, peak in _runs(score, threshold=6, min_points=need(svc, "cpu_cores"), onset_threshold=3):
+                b = float(np.exp(base[peak]))
+                hard = bool(x[peak] >= 0.9 * lim)
+                out.append(Deviation(svc, "cpu", on, end, peak, float(x[peak]), b, float(score[peak]),
+                                     "critical" if hard else "warning",
+                                     _explain(svc, "CPU in use", f"{x[peak]:.3g} cores", score[peak],
+                                              f"{b:.3g} cores", grid[peak], grid[on])))
         # targets down
         if (svc, "down_share") in sig:
             x = np.nan_to_num(sig[(svc, "down_share")])
@@ -288,6 +384,26 @@ def deviations(metrics: Any, fleet: Any, *, step: str = "1m", events: Any = None
     return grid, out
 
 
+def _runs(score: Any, *, threshold: float, min_points: int, onset_threshold: float) -> list[tuple[int, int, int]]:
+    """Runs of ``score >= threshold`` that carry as much evidence as ``min_points`` points at the
+    threshold: long runs, or runs of two points or more whose scores add up to ``threshold x
+    min_points`` (a 2-minute fault at 1-minute resolution is as sure as a 5-minute one when it is far
+    enough out; the false-alarm rate of a run falls with its summed score, not its length alone)."""
+    import numpy as np
+
+    from holoops.analyze.anomalies import anomaly_runs
+
+    s = np.nan_to_num(np.asarray(score, dtype=float), nan=0.0)
+    out = []
+    for on, end, peak in anomaly_runs(s, threshold=threshold, min_points=min(2, min_points),
+                                      onset_threshold=onset_threshold):
+        hot = s[on:end + 1]
+        if int((hot >= threshold).sum()) >= min_points or (
+                end - on >= 1 and float(np.minimum(hot, 4 * threshold).sum()) >= threshold * min_points):
+            out.append((on, end, peak))
+    return out
+
+
 def _extend_end(end: int, elevated: Any) -> int:
     """A run's end pushed forward while the signal stays ``elevated`` against the baseline at its onset.
 
@@ -341,7 +457,7 @@ def _closure(fleet: Any, svc: str) -> set[str]:
     return seen
 
 
-def _incidents(grid, devs: list[Deviation], fleet: Any, step_s: float, gap: str = "20m", tolerance: str = "2m"):
+def _incidents(grid, devs: list[Deviation], fleet: Any, step_s: float, gap: str = "2m", tolerance: str = "2m"):
     """Group deviations into incidents and rank services: list of dicts."""
     gap_n = duration_s(gap) / step_s
     tol_n = duration_s(tolerance) / step_s
@@ -378,9 +494,47 @@ def _incidents(grid, devs: list[Deviation], fleet: Any, step_s: float, gap: str 
     return incidents
 
 
-def detect_incidents(data: Any, fleet: Any, *, step: str = "1m", gap: str = "20m", tolerance: str = "2m"):
+def _rca_rerank(data: Any, fleet: Any, grid: Any, incidents: list[dict], rank: str) -> None:
+    """Order each incident's suspects as :func:`holoops.analyze.rca.diagnose` ranks them at the incident's
+    onset (every signal, the traces' call direction, the logs), when ``data`` is a Dataset with spans or
+    logs and ``rank`` is not ``onset``; the deviation order stays for services it does not name, and where
+    it abstains."""
+    if rank == "onset" or not (hasattr(data, "window") and hasattr(data, "fleet")):
+        return
+    spans, logs = getattr(data, "spans", None), getattr(data, "logs", None)
+    if not ((spans is not None and len(spans)) or (logs is not None and len(logs))):
+        return
+    from holoops.analyze.rca import diagnose
+
+    for inc in incidents:
+        at = int(min(grid[d.onset] for d in inc["members"]))
+        try:
+            diag = diagnose(data, at=at)
+        except Exception:  # noqa: BLE001 - the deviation order stands
+            continue
+        inc["diagnosis"] = diag
+        if diag.abstain:
+            continue
+        order = {s: i for i, s in enumerate(diag.ranking)}
+        have = {r["service"] for r in inc["ranked"]}
+        first = inc["ranked"][0]
+        for s in diag.ranking[:3]:
+            if s not in have:  # named by the evidence, not by a metric deviation
+                inc["ranked"].append({**first, "service": s, "role": "root", "victim_of": [],
+                                      "callers_earlier": [], "event": None, "signal": "rca", "rca_only": True})
+        inc["ranked"].sort(key=lambda r: order.get(r["service"], len(order)))
+        for r in inc["ranked"]:
+            sus = next((x for x in diag.suspects if x.service == r["service"]), None)
+            if sus is not None:
+                r["role"] = sus.role
+
+
+def detect_incidents(data: Any, fleet: Any, *, step: str = "1m", gap: str = "2m", tolerance: str = "2m",
+                     rank: str = "auto"):
     """Incidents in ``data`` (``.metrics``/``.events`` or a dict) as :class:`Findings` (kind
-    ``incident``), worst first. ``evidence`` holds the ranked suspects and the deviations."""
+    ``incident``), worst first. ``evidence`` holds the ranked suspects and the deviations. On a
+    Dataset with traces or logs the suspects follow :func:`holoops.analyze.rca.diagnose` at each
+    incident's onset (``rank="onset"``: the order the deviations began in, through the dependency graph)."""
     import pandas as pd
 
     from holoops.analyze.findings import Finding, Findings
@@ -389,7 +543,9 @@ def detect_incidents(data: Any, fleet: Any, *, step: str = "1m", gap: str = "20m
     grid, devs = deviations(metrics, fleet, step=step, events=events)
     step_s = duration_s(step)
     out = Findings()
-    for inc in _incidents(grid, devs, fleet, step_s, gap, tolerance):
+    incidents = _incidents(grid, devs, fleet, step_s, gap, tolerance)
+    _rca_rerank(data, fleet, grid, incidents, rank)
+    for inc in incidents:
         top = inc["ranked"][0]
         d: Deviation = top["deviation"]
         onset = int(grid[d.onset])
@@ -400,7 +556,13 @@ def detect_incidents(data: Any, fleet: Any, *, step: str = "1m", gap: str = "20m
         victims = [r["service"] for r in inc["ranked"][1:]]
         summary = (f"{top['service']} deviated first ({d.signal}){cause}"
                    + (f"; then {', '.join(victims)}" if victims else "") + f". {d.explanation}")
-        kind_rb = {"error_ratio": "errors", "p99_ms": "latency", "p50_ms": "latency", "down": "down",
+        diag = inc.get("diagnosis")
+        if diag is not None and not diag.abstain:
+            summary = (f"{top['service']} is the most likely root cause ({diag.suspects[0].kind}): "
+                       + "; ".join(e.text for e in diag.suspects[0].top(2))
+                       + (f"; then {', '.join(victims)}" if victims else "") + f". {d.explanation}")
+        kind_rb = {"error_ratio": "errors", "p99_ms": "latency", "p50_ms": "latency", "cpu": "latency",
+                   "down": "down",
                    "gpu_util": "gpu", "gpu_memory": "gpu", "disk_fill": "disk"}.get(d.signal, "errors")
         out.append(Finding(
             inc["severity"], top["service"], "incident", pd.Timestamp(onset, tz="UTC").to_pydatetime(), summary,
@@ -413,16 +575,19 @@ def detect_incidents(data: Any, fleet: Any, *, step: str = "1m", gap: str = "20m
     return out.sorted()
 
 
-def suspects(data: Any, fleet: Any, *, step: str = "1m", gap: str = "20m", tolerance: str = "2m") -> Any:
+def suspects(data: Any, fleet: Any, *, step: str = "1m", gap: str = "2m", tolerance: str = "2m",
+             rank: str = "auto") -> Any:
     """Ranked suspects per incident: ``incident``, ``rank``, ``service``, ``role`` (root/victim),
-    ``onset``, ``signal``, ``victim_of``, ``event``."""
+    ``onset``, ``signal``, ``victim_of``, ``event`` (ordered as :func:`detect_incidents` orders them)."""
     import numpy as np
 
     metrics, _logs, events = _frames(data)
     grid, devs = deviations(metrics, fleet, step=step, events=events)
     cols: dict[str, list] = {"incident": [], "rank": [], "service": [], "role": [], "onset": [], "signal": [],
                              "victim_of": [], "event": []}
-    for i, inc in enumerate(_incidents(grid, devs, fleet, duration_s(step), gap, tolerance), start=1):
+    incidents = _incidents(grid, devs, fleet, duration_s(step), gap, tolerance)
+    _rca_rerank(data, fleet, grid, incidents, rank)
+    for i, inc in enumerate(incidents, start=1):
         for r, s in enumerate(inc["ranked"], start=1):
             cols["incident"].append(i)
             cols["rank"].append(r)
