@@ -128,7 +128,28 @@ def collect_day(day: Path, cases: list[Case], cfg: rca.RCAConfig) -> float:
         c.evidence, c.notes = rca.collect(ds, start, end, cfg)
         c.fleet = disc.fleet
         c.seconds = time.perf_counter() - t
+        runbook_view(c, ds, start, end, cfg)
     return setup
+
+
+def runbook_view(c: Case, ds, start, end, cfg: rca.RCAConfig) -> None:
+    """What a runbook shows for the case (not timed): the top hypothesis (service, kind) with the ranking
+    as evidence, and whether the incident detector raises an incident within 2 minutes before to 4 after."""
+    import pandas as pd
+
+    from holoops.analyze import hypotheses as H
+    from holoops.analyze.timeline import detect_incidents
+
+    ds = ds.pandas()
+    diag = rca.rank(c.evidence, ds.fleet, start, end, cfg)
+    cat = H.load_catalog()
+    wd = H.window_data(ds.metrics, ds.fleet, start - pd.Timedelta("30min"), end, logs=ds.logs, spans=ds.spans,
+                       events=ds.events, baseline=cat["baseline"], diagnosis=diag)
+    ranked = H.evaluate(wd, ds.fleet, cat)
+    c.hypothesis = (ranked[0].service, ranked[0].kind) if ranked and ranked[0].score >= cat["threshold"] else None
+    found = detect_incidents({"metrics": ds.metrics, "events": ds.events}, ds.fleet, rank="onset")
+    a, b = start - pd.Timedelta("2min"), start + pd.Timedelta("4min")
+    c.detected = [f.service for f in found if f.onset is not None and a <= pd.Timestamp(f.onset) <= b]
 
 
 def outcome(c: Case, cfg: rca.RCAConfig) -> tuple[int | None, bool, str | None]:
@@ -216,8 +237,22 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {c.day.name} {c.at:%H:%M:%S} | {c.kind} | {c.service} | "
                      f"{'abstain' if abst else r} | {top} | {c.seconds:.1f} |")
     full = choose(cases, configs)
+    kinds = sorted({c.kind for c in cases})
+    view = ["| fault kind | cases | top hypothesis names the service | its kind | detector raised an incident | "
+            "incident's first suspect |", "|---|---:|---:|---|---:|---:|"]
+    for k in [*kinds, "all"]:
+        sel = [c for c in cases if k in ("all", c.kind)]
+        n = len(sel)
+        hyp = sum(c.hypothesis is not None and c.hypothesis[0] == c.service for c in sel)
+        kk = sorted({c.hypothesis[1] for c in sel if c.hypothesis is not None and c.hypothesis[0] == c.service})
+        det = sum(bool(c.detected) for c in sel)
+        first = sum(bool(c.detected) and c.detected[0] == c.service for c in sel)
+        view.append(f"| {k} | {n} | {hyp}/{n} ({hyp / n:.0%}) | {', '.join(kk) or '-'} | {det}/{n} ({det / n:.0%}) | "
+                    f"{first}/{n} |")
     report = ["## Held-out (leave-one-case-out choice of the ranking weights)", "", *table(held), "",
               "## Shipped defaults (RCAConfig()) on every case", "", *table(dflt), "",
+              "## What a runbook shows (shipped defaults): top hypothesis at the catalog threshold, and the "
+              "incident detector (metrics only) from 2 minutes before the injection to 4 after", "", *view, "",
               "## Cases", "", *lines, ""]
     if full != cfg0:
         changed = {k: getattr(full, k) for k in GRID if getattr(full, k) != getattr(cfg0, k)}

@@ -167,7 +167,8 @@ def _gauge_fleet():
     svc = lambda deps: {"port": 8080, "health": "/healthz", "depends_on": deps,  # noqa: E731
                         "slo": {"availability": 0.99}, "resources": res}
     return parse_fleet({"name": "gauges", "namespace": "gauges",
-                        "services": {"front": svc(["cart"]), "cart": svc(["price"]), "price": svc([])}})
+                        "services": {"front": svc(["cart"]), "cart": svc(["price"]), "price": svc([]),
+                                     "edge": svc([])}})
 
 
 def _gauge_day(faults: list[tuple[str, str, int]], seed: int = 5) -> pd.DataFrame:
@@ -188,8 +189,10 @@ def _gauge_day(faults: list[tuple[str, str, int]], seed: int = 5) -> pd.DataFram
                 if s2 == svc and at <= m < at + 2:
                     cpu, p99 = (495.0, p99 * 3) if what == "cpu" else (cpu, 0.9)
             rows += [(ts, "pod_workload_ops", svc, f"{svc}-0", rng.uniform(8, 12)),
+                     (ts, "pod_success_rate_percent", svc, f"{svc}-0", 100.0),
                      (ts, "cpu_usage_millicores", svc, f"{svc}-0", cpu),
                      (ts, "pod_server_latency_p99_seconds", svc, f"{svc}-0", p99)]
+        rows.append((ts, "success_rate_percent", "edge", None, 99.0))  # a front end's own: no request rate
     m = pd.DataFrame(rows, columns=["ts", "metric", "service", "instance", "value"])
     return signalmap.normalise(m, _gauge_fleet()).metrics
 

@@ -206,13 +206,14 @@ def _gauge_health(metrics: Any, fleet: Any, grid: Any, step: str, smooth: int, o
             out[(svc, "requests")] = _roll(row * step_s, smooth)
     keys, mat = per_service(GAUGES["error_ratio"], "max")
     for (svc,), row in zip(keys, mat, strict=True):
-        if svc in fleet.services and (svc, "error_ratio") not in out:
-            n = out.get((svc, "requests"))
+        n = out.get((svc, "requests"))
+        # an error ratio is judged against the number of requests behind it: without a request rate
+        # (a front end exporting only a success rate) there is no count to judge it by
+        if svc in fleet.services and (svc, "error_ratio") not in out and n is not None:
             with np.errstate(invalid="ignore"):
                 ratio = _roll(row, smooth) / max(smooth, 1)
             out[(svc, "error_ratio")] = ratio
-            if n is not None:
-                out[(svc, "errors")] = ratio * n
+            out[(svc, "errors")] = ratio * n
     lat = signal_names()["latency"]["histogram"]
     try:
         keys, mat = gauge_matrix(metrics, lat, grid, lookback=look, by=["service", "quantile"], how="max")
