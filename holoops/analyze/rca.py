@@ -621,7 +621,7 @@ def events_frame(ds: Dataset, start: Any, end: Any, cfg: RCAConfig | None = None
                 if "trace_id" in logs.columns else None,
                 "service": logs["service"].astype(str).to_numpy(), "event": tmpl, "kind": "log",
                 "level": logs["level"].astype(str).str.lower().to_numpy() if "level" in logs.columns else "info",
-                "ts": logs["ts"].to_numpy()}))
+                "ts": logs["ts"].array}))  # the tz-aware array as it is: to_numpy() boxes every Timestamp
     sp = ds.spans
     if sp is not None and len(sp):
         sp = sp[(sp["start"] >= b0) & sp["service"].astype(str).isin(services)]
@@ -629,7 +629,7 @@ def events_frame(ds: Dataset, start: Any, end: Any, cfg: RCAConfig | None = None
             frames.append(pd.DataFrame({"trace_id": sp["trace_id"].astype(str).to_numpy(),
                                         "service": sp["service"].astype(str).to_numpy(),
                                         "event": sp["operation"].astype(str).to_numpy(), "kind": "span",
-                                        "level": "info", "ts": sp["start"].to_numpy()}))
+                                        "level": "info", "ts": sp["start"].array}))
     if not frames:
         return None
     ev = pd.concat(frames, ignore_index=True)
