@@ -92,3 +92,24 @@ def test_cli_fleet_show_and_check(tmp_path: Path):
                          capture_output=True, text=True)
     assert out.returncode == 2
     assert "services.vault.slo.availability" in out.stderr
+
+
+def test_discover_from_an_export_folder_on_the_command_line(tmp_path):
+    """``holoops fleet discover --exports DIR`` writes a profile with the data's services and the
+    dependencies its traces show, and the profile loads."""
+    from holoops.demo import cached_simulate
+
+    d = cached_simulate(days=1, seed=7)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    cut = d.window[0] + (d.window[1] - d.window[0]) / 8
+    d.metrics[d.metrics["ts"] < cut].to_parquet(folder / "metrics.parquet", index=False)
+    d.spans[d.spans["start"] < cut].to_parquet(folder / "spans.parquet", index=False)
+    out = tmp_path / "fleet.yaml"
+    run = subprocess.run([sys.executable, "-m", "holoops.cli", "fleet", "discover", "--exports", str(folder),
+                          "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout + run.stderr
+    fleet = load_fleet(out)
+    assert set(fleet.services) == set(load_fleet().services)
+    assert ("orchestrator", "vault") in fleet.edges and ("router", "holographic-memory") in fleet.edges
+    assert "http_requests_total" in run.stdout

@@ -19,7 +19,10 @@ def register(sub) -> None:
     check.set_defaults(handler=_check)
     disc = fs.add_parser("discover", help="write a fleet profile from a live Prometheus (targets, series, "
                                           "labels) and access logs; print where each signal comes from")
-    disc.add_argument("--prometheus", required=True, metavar="URL", help="Prometheus base URL")
+    src = disc.add_mutually_exclusive_group(required=True)
+    src.add_argument("--prometheus", metavar="URL", help="Prometheus base URL")
+    src.add_argument("--exports", metavar="DIR", help="a folder of exported metrics, logs and traces instead "
+                                                       "(services from the data, dependencies from the spans)")
     disc.add_argument("--logs", action="append", default=[], metavar="[SERVICE=]PATH",
                       help="log file or folder of a service (repeatable); access logs add status codes "
                            "and latency")
@@ -78,7 +81,12 @@ def _discover(args) -> int:
     from holoops.fleet import load_fleet
 
     base = load_fleet(args.base) if args.base else None
-    found = discover(args.prometheus, logs=args.logs, base=base, name=args.name, since=args.since)
+    if args.exports:
+        from holoops.discover import discover_exports
+
+        found = discover_exports(args.exports, name=args.name)
+    else:
+        found = discover(args.prometheus, logs=args.logs, base=base, name=args.name, since=args.since)
     path = found.write(args.out)
     if args.json:
         print(json.dumps({"profile": str(path), "coverage": found.coverage.to_dict(), "notes": found.notes},
